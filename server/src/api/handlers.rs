@@ -1,0 +1,319 @@
+//! gRPC handlers: decode and validate, call one service function, convert
+//! the answer. Errors become statuses only through `From<Error> for Status`.
+//! Both services share these handlers (SPEC §7: same messages, same
+//! implementation).
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use agenttower::pb;
+
+use super::convert;
+use crate::error::{Error, Result};
+use crate::service::Services;
+use crate::service::agents::AdoptPane;
+use crate::service::create::CreateLayout;
+use crate::store::events::EventFilter;
+
+/// The shared implementation behind both services.
+#[derive(Clone)]
+pub(crate) struct Api {
+    svc: Arc<Services>,
+}
+
+/// The event stream type of WatchEvents.
+pub(crate) type WatchEventsStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<pb::WatchEventsResponse, Status>> + Send>>;
+
+fn opt(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A method whose issue has not landed: an honest `not_implemented`.
+fn pending() -> Error {
+    Error::NotImplemented {
+        reserved_since: "agenttower.v1".into(),
+    }
+}
+
+impl Api {
+    pub(crate) fn new(svc: Arc<Services>) -> Self {
+        Api { svc }
+    }
+
+    async fn create_layout(&self, r: pb::CreateLayoutRequest) -> Result<pb::CreateLayoutResponse> {
+        let req = CreateLayout {
+            container_id: r.container_id,
+            template_name: r.template_name,
+            tmux_session_name: r.tmux_session_name,
+            overrides: r.launch_command_overrides.into_iter().collect(),
+            idempotency_key: opt(r.idempotency_key),
+        };
+        let (view, replay) = self.svc.create_layout(req).await?;
+        let layout = convert::layout_view(view);
+        Ok(pb::CreateLayoutResponse {
+            layout_id: layout.layout_id.clone(),
+            state: layout.state,
+            panes: layout.panes.clone(),
+            layout: Some(layout),
+            replay,
+        })
+    }
+
+    async fn list_layouts(&self, r: pb::ListLayoutsRequest) -> Result<pb::ListLayoutsResponse> {
+        let states = convert::state_filter("states", r.state, &r.states)?;
+        let page = self
+            .svc
+            .list_layouts(opt(r.container_id), states, r.page_size, &r.page_token)
+            .await?;
+        Ok(pb::ListLayoutsResponse {
+            layouts: page
+                .items
+                .into_iter()
+                .map(|l| convert::layout(l, vec![]))
+                .collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn get_layout(&self, r: pb::GetLayoutRequest) -> Result<pb::GetLayoutResponse> {
+        let view = self
+            .svc
+            .get_layout(&r.layout_id, r.include_terminal_panes)
+            .await?;
+        let layout = convert::layout_view(view);
+        Ok(pb::GetLayoutResponse {
+            panes: layout.panes.clone(),
+            layout: Some(layout),
+        })
+    }
+
+    async fn list_panes(&self, r: pb::ListPanesRequest) -> Result<pb::ListPanesResponse> {
+        let states = convert::state_filter("states", r.state, &r.states)?;
+        let page = self
+            .svc
+            .list_panes(
+                opt(r.container_id),
+                opt(r.layout_id),
+                states,
+                r.page_size,
+                &r.page_token,
+            )
+            .await?;
+        Ok(pb::ListPanesResponse {
+            panes: page.items.into_iter().map(convert::pane).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn get_pane(&self, r: pb::GetPaneRequest) -> Result<pb::GetPaneResponse> {
+        let (pane, chain) = self
+            .svc
+            .get_pane(&r.pane_id, r.include_predecessor_chain)
+            .await?;
+        Ok(pb::GetPaneResponse {
+            pane: Some(convert::pane(pane)),
+            predecessor_chain: chain.into_iter().map(convert::pane).collect(),
+        })
+    }
+
+    async fn remove_pane(&self, _: pb::RemovePaneRequest) -> Result<pb::RemovePaneResponse> {
+        Err(pending())
+    }
+
+    async fn recreate_pane(&self, _: pb::RecreatePaneRequest) -> Result<pb::RecreatePaneResponse> {
+        Err(pending())
+    }
+
+    async fn promote_from_adopted(
+        &self,
+        _: pb::PromoteFromAdoptedRequest,
+    ) -> Result<pb::PromoteFromAdoptedResponse> {
+        // SPEC §7 M8: reserved in v1, never implemented.
+        Err(Error::NotImplemented {
+            reserved_since: "agenttower.v1".into(),
+        })
+    }
+
+    async fn remove_layout(&self, _: pb::RemoveLayoutRequest) -> Result<pb::RemoveLayoutResponse> {
+        Err(pending())
+    }
+
+    async fn watch_events(&self, _: pb::WatchEventsRequest) -> Result<WatchEventsStream> {
+        Err(pending())
+    }
+
+    async fn list_events(&self, r: pb::ListEventsRequest) -> Result<pb::ListEventsResponse> {
+        let filter = EventFilter {
+            container_id: opt(r.container_id),
+            layout_id: opt(r.layout_id),
+            pane_id: opt(r.pane_id),
+            event_types: convert::event_type_filter(&r.event_types)?,
+        };
+        let page = self
+            .svc
+            .list_events(r.after_sequence, filter, r.page_size, &r.page_token)
+            .await?;
+        Ok(pb::ListEventsResponse {
+            events: page.items.into_iter().map(convert::event).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn list_containers(
+        &self,
+        _: pb::ListContainersRequest,
+    ) -> Result<pb::ListContainersResponse> {
+        let rows = self
+            .svc
+            .store
+            .read(crate::store::containers::list)
+            .await?;
+        Ok(pb::ListContainersResponse {
+            containers: rows.into_iter().map(convert::container).collect(),
+            next_page_token: String::new(),
+        })
+    }
+
+    async fn scan_containers(
+        &self,
+        _: pb::ScanContainersRequest,
+    ) -> Result<pb::ScanContainersResponse> {
+        Err(pending())
+    }
+
+    async fn list_agents(&self, r: pb::ListAgentsRequest) -> Result<pb::ListAgentsResponse> {
+        let page = self
+            .svc
+            .list_agents(
+                opt(r.container_id),
+                convert::origin_filter(r.origin)?,
+                r.include_unregistered,
+                r.page_size,
+                &r.page_token,
+            )
+            .await?;
+        Ok(pb::ListAgentsResponse {
+            agents: page.items.into_iter().map(convert::agent).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn adopt_pane(&self, r: pb::AdoptPaneRequest) -> Result<pb::AdoptPaneResponse> {
+        let agent = self
+            .svc
+            .adopt_pane(AdoptPane {
+                container_id: r.container_id,
+                tmux_pane_id: r.tmux_pane_id,
+                role: r.role,
+                capability: r.capability,
+                label: r.label,
+            })
+            .await?;
+        Ok(pb::AdoptPaneResponse {
+            agent: Some(convert::agent(agent)),
+        })
+    }
+
+    async fn scan_panes(&self, _: pb::ScanPanesRequest) -> Result<pb::ScanPanesResponse> {
+        Err(pending())
+    }
+
+    async fn create_route(&self, _: pb::CreateRouteRequest) -> Result<pb::CreateRouteResponse> {
+        Err(pending())
+    }
+
+    async fn list_routes(&self, _: pb::ListRoutesRequest) -> Result<pb::ListRoutesResponse> {
+        Err(pending())
+    }
+
+    async fn delete_route(&self, _: pb::DeleteRouteRequest) -> Result<pb::DeleteRouteResponse> {
+        Err(pending())
+    }
+
+    async fn send_input(&self, _: pb::SendInputRequest) -> Result<pb::SendInputResponse> {
+        Err(pending())
+    }
+
+    async fn list_templates(&self, _: pb::ListTemplatesRequest) -> Result<pb::ListTemplatesResponse> {
+        let catalog = self.svc.catalog();
+        Ok(pb::ListTemplatesResponse {
+            templates: catalog.templates.into_values().map(convert::template).collect(),
+            warnings: catalog.warnings,
+        })
+    }
+
+    async fn list_launch_profiles(
+        &self,
+        _: pb::ListLaunchProfilesRequest,
+    ) -> Result<pb::ListLaunchProfilesResponse> {
+        let catalog = self.svc.catalog();
+        Ok(pb::ListLaunchProfilesResponse {
+            profiles: catalog.profiles.into_values().map(convert::profile).collect(),
+            warnings: catalog.warnings,
+        })
+    }
+}
+
+/// Implements a generated service trait by delegating every method to `Api`.
+/// The methods are listed once, in `with_api_methods!`.
+macro_rules! serve_with_api {
+    ($wrapper:ident, $service:path; $($method:ident($req:ident) -> $resp:ty),+ $(,)?) => {
+        /// One gRPC surface over the shared `Api`.
+        #[derive(Clone)]
+        pub(crate) struct $wrapper(pub(crate) Api);
+
+        #[tonic::async_trait]
+        impl $service for $wrapper {
+            type WatchEventsStream = WatchEventsStream;
+            $(
+                async fn $method(
+                    &self,
+                    request: Request<pb::$req>,
+                ) -> std::result::Result<Response<$resp>, Status> {
+                    self.0
+                        .$method(request.into_inner())
+                        .await
+                        .map(Response::new)
+                        .map_err(Status::from)
+                }
+            )+
+        }
+    };
+}
+
+/// Calls `serve_with_api!` with every method of SPEC §7.
+macro_rules! with_api_methods {
+    ($wrapper:ident, $service:path) => {
+        serve_with_api!($wrapper, $service;
+            create_layout(CreateLayoutRequest) -> pb::CreateLayoutResponse,
+            list_layouts(ListLayoutsRequest) -> pb::ListLayoutsResponse,
+            get_layout(GetLayoutRequest) -> pb::GetLayoutResponse,
+            list_panes(ListPanesRequest) -> pb::ListPanesResponse,
+            get_pane(GetPaneRequest) -> pb::GetPaneResponse,
+            remove_pane(RemovePaneRequest) -> pb::RemovePaneResponse,
+            recreate_pane(RecreatePaneRequest) -> pb::RecreatePaneResponse,
+            promote_from_adopted(PromoteFromAdoptedRequest) -> pb::PromoteFromAdoptedResponse,
+            remove_layout(RemoveLayoutRequest) -> pb::RemoveLayoutResponse,
+            watch_events(WatchEventsRequest) -> WatchEventsStream,
+            list_events(ListEventsRequest) -> pb::ListEventsResponse,
+            list_containers(ListContainersRequest) -> pb::ListContainersResponse,
+            scan_containers(ScanContainersRequest) -> pb::ScanContainersResponse,
+            list_agents(ListAgentsRequest) -> pb::ListAgentsResponse,
+            adopt_pane(AdoptPaneRequest) -> pb::AdoptPaneResponse,
+            scan_panes(ScanPanesRequest) -> pb::ScanPanesResponse,
+            create_route(CreateRouteRequest) -> pb::CreateRouteResponse,
+            list_routes(ListRoutesRequest) -> pb::ListRoutesResponse,
+            delete_route(DeleteRouteRequest) -> pb::DeleteRouteResponse,
+            send_input(SendInputRequest) -> pb::SendInputResponse,
+            list_templates(ListTemplatesRequest) -> pb::ListTemplatesResponse,
+            list_launch_profiles(ListLaunchProfilesRequest) -> pb::ListLaunchProfilesResponse,
+        );
+    };
+}
+
+with_api_methods!(ManagedSessions, pb::managed_sessions_server::ManagedSessions);
+with_api_methods!(AppManagedSessions, pb::app_managed_sessions_server::AppManagedSessions);

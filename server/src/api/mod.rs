@@ -1,0 +1,56 @@
+//! The gRPC surface on the Unix socket: both AgentTower services, the
+//! standard health service and server reflection (v1 and v1alpha).
+
+pub(crate) mod convert;
+pub(crate) mod handlers;
+pub(crate) mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use agenttower::pb;
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::service::Services;
+use handlers::{Api, AppManagedSessions, ManagedSessions};
+
+/// Serves every service on `listener` until `shutdown` resolves; in-flight
+/// requests finish first.
+pub(crate) async fn serve(
+    svc: Arc<Services>,
+    listener: UnixListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let api = Api::new(svc);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<pb::managed_sessions_server::ManagedSessionsServer<ManagedSessions>>()
+        .await;
+    health
+        .set_serving::<pb::app_managed_sessions_server::AppManagedSessionsServer<AppManagedSessions>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(pb::managed_sessions_server::ManagedSessionsServer::new(
+            ManagedSessions(api.clone()),
+        ))
+        .add_service(
+            pb::app_managed_sessions_server::AppManagedSessionsServer::new(AppManagedSessions(
+                api,
+            )),
+        )
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Daemon configuration (SPEC §15): paths, the optional `config.yaml`, and the
+//! template / launch-profile catalog in `catalog`.
+
+pub(crate) mod catalog;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// Overrides the local runtime's tmux socket (`tmux -S <path>`).
+pub(crate) const ENV_TMUX_SOCKET: &str = "AGENTTOWER_TMUX_SOCKET";
+
+/// Every path the daemon uses.
+#[derive(Debug, Clone)]
+pub(crate) struct Paths {
+    pub state_dir: PathBuf,
+    pub config_dir: PathBuf,
+    pub socket: PathBuf,
+    pub db: PathBuf,
+    pub events_log: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+impl Paths {
+    /// Defaults of SPEC §15 with the `AGENTTOWER_*` environment overrides.
+    pub(crate) fn from_env() -> Self {
+        use agenttower::paths;
+        Paths {
+            state_dir: paths::state_dir(),
+            config_dir: paths::config_dir(),
+            socket: paths::socket_path(),
+            db: paths::db_path(),
+            events_log: paths::events_log_path(),
+            log_dir: paths::log_dir(),
+        }
+    }
+
+    pub(crate) fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.yaml")
+    }
+    pub(crate) fn templates_dir(&self) -> PathBuf {
+        self.config_dir.join("managed_templates")
+    }
+    pub(crate) fn profiles_dir(&self) -> PathBuf {
+        self.config_dir.join("launch_commands")
+    }
+}
+
+/// Tunables; every key is optional in `config.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Maximum live (non-removed) layouts per daemon.
+    pub capacity: u32,
+    /// Wait after creating panes before probing whether launch commands died.
+    pub settle_window_ms: u64,
+    /// Time limit of each pipeline stage (one runtime call).
+    pub stage_timeout_ms: u64,
+    /// Back-off before the first and second retry of a transient failure.
+    pub retry_backoff_ms: [u64; 2],
+    /// Size given to detached sessions (tmux would use 80×24).
+    pub pane_columns: u16,
+    pub pane_rows: u16,
+    pub local: LocalConfig,
+}
+
+/// The built-in `local` container.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LocalConfig {
+    pub enabled: bool,
+    /// tmux socket path; unset means the user's default tmux server.
+    pub tmux_socket: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            capacity: 40,
+            settle_window_ms: 1000,
+            stage_timeout_ms: 30_000,
+            retry_backoff_ms: [1000, 2000],
+            pane_columns: 200,
+            pane_rows: 50,
+            local: LocalConfig::default(),
+        }
+    }
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        LocalConfig {
+            enabled: true,
+            tmux_socket: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` if it exists (a missing file means defaults), then applies
+    /// environment overrides.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let mut config = match std::fs::read_to_string(path) {
+            Ok(text) if text.trim().is_empty() => Config::default(),
+            Ok(text) => serde_yaml::from_str(&text)
+                .with_context(|| format!("invalid config file {}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", path.display()));
+            }
+        };
+        if let Some(sock) = std::env::var_os(ENV_TMUX_SOCKET).filter(|s| !s.is_empty()) {
+            config.local.tmux_socket = Some(PathBuf::from(sock));
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.capacity >= 1, "capacity must be at least 1");
+        anyhow::ensure!(self.stage_timeout_ms >= 1, "stage_timeout_ms must be positive");
+        anyhow::ensure!(
+            (10..=1000).contains(&self.pane_columns) && (5..=1000).contains(&self.pane_rows),
+            "pane_columns must be 10..=1000 and pane_rows 5..=1000"
+        );
+        Ok(())
+    }
+
+    pub(crate) fn settle_window(&self) -> Duration {
+        Duration::from_millis(self.settle_window_ms)
+    }
+    pub(crate) fn stage_timeout(&self) -> Duration {
+        Duration::from_millis(self.stage_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_and_missing_keys_default() {
+        let c: Config = serde_yaml::from_str("capacity: 3\n").unwrap();
+        assert_eq!((c.capacity, c.settle_window_ms), (3, 1000));
+        assert!(serde_yaml::from_str::<Config>("capacityy: 3\n").is_err());
+    }
+}

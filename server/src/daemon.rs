@@ -1,0 +1,136 @@
+//! Start-up and shutdown of agenttowerd: one daemon per socket, the socket
+//! private to its owner, boot steps done before the socket accepts anything,
+//! and a graceful stop that lets in-flight work finish.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use nix::fcntl::{Flock, FlockArg};
+use tokio::net::UnixListener;
+
+use crate::config::{Config, Paths};
+use crate::events::Bus;
+use crate::runtime::local::LocalRuntime;
+use crate::service::{Runtimes, Services, queue::Queues};
+use crate::store::{Store, containers};
+
+/// How long a stopping daemon waits for queued pipeline work.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
+    let config = Config::load(&paths.config_file())?;
+    let socket_dir = paths
+        .socket
+        .parent()
+        .context("the socket path has no directory")?
+        .to_path_buf();
+    private_dir(&socket_dir)?;
+    std::fs::create_dir_all(&paths.state_dir)
+        .with_context(|| format!("cannot create {}", paths.state_dir.display()))?;
+    let _lock = single_instance(&paths.socket)?;
+
+    let store = Store::open(&paths.db, &paths.events_log, Bus::new(4096))?;
+    let runtimes = register_containers(&store, &config).await?;
+    let svc = Arc::new(Services {
+        store,
+        config,
+        paths: paths.clone(),
+        runtimes,
+        queues: Queues::default(),
+    });
+
+    let listener = bind(&paths.socket)?;
+    tracing::info!(socket = %paths.socket.display(), db = %paths.db.display(), "agenttowerd listening");
+    let served = crate::api::serve(svc.clone(), listener, shutdown_signal()).await;
+    tracing::info!("stopping: finishing queued work");
+    svc.queues.drain(SHUTDOWN_GRACE).await;
+    let _ = std::fs::remove_file(&paths.socket);
+    served
+}
+
+/// Registers the built-in `local` container and the runtimes of every
+/// reachable container.
+async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<Runtimes> {
+    let mut runtimes = Runtimes::default();
+    if config.local.enabled {
+        store
+            .write(|tx| containers::ensure_local(tx.conn))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot register the local container: {e:?}"))?;
+        runtimes.insert(
+            containers::LOCAL_ID,
+            Arc::new(LocalRuntime::new(config.local.tmux_socket.clone())),
+        );
+    }
+    Ok(runtimes)
+}
+
+/// Creates `dir` owner-only if it does not exist. An existing directory is
+/// left as it is (it may be shared, like /tmp); the socket itself is 0600.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Holds `<socket>.lock` for the daemon's lifetime; a second daemon on the
+/// same socket is refused.
+fn single_instance(socket: &Path) -> anyhow::Result<Flock<File>> {
+    let lock_path = PathBuf::from(format!("{}.lock", socket.display()));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => bail!(
+            "another agenttowerd is already running on {}",
+            socket.display()
+        ),
+        Err((_, e)) => Err(e).with_context(|| format!("cannot lock {}", lock_path.display())),
+    }
+}
+
+/// Binds the socket owner-only, replacing a stale one left by a crash (we
+/// hold the instance lock, so nobody else is serving it).
+fn bind(socket: &Path) -> anyhow::Result<UnixListener> {
+    match std::fs::remove_file(socket) {
+        Ok(()) => tracing::info!(socket = %socket.display(), "removed a stale socket"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", socket.display())),
+    }
+    // The umask closes the window between bind and chmod.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let listener = UnixListener::bind(socket);
+    nix::sys::stat::umask(old);
+    let listener = listener.with_context(|| format!("cannot bind {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,99 @@
+//! Committed lifecycle events leave the store here: `Mirror` appends them to
+//! `events.jsonl`, `Bus` hands them to live watchers. `redact` hides secrets
+//! before a payload is ever written.
+
+mod mirror;
+
+pub(crate) use mirror::Mirror;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use crate::store::models::EventRow;
+
+/// Fan-out of committed events. Publishing never waits for a watcher; a
+/// watcher that falls behind is resumed from the event table by sequence.
+#[derive(Clone)]
+pub(crate) struct Bus {
+    tx: broadcast::Sender<Arc<EventRow>>,
+}
+
+impl Bus {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Bus {
+            tx: broadcast::channel(capacity).0,
+        }
+    }
+
+    /// Publishes committed events in sequence order.
+    pub(crate) fn publish(&self, events: Vec<EventRow>) {
+        for e in events {
+            // No receiver is fine: the event is durable in the table.
+            let _ = self.tx.send(Arc::new(e));
+        }
+    }
+
+    /// A new live subscription.
+    #[allow(dead_code)]
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<EventRow>> {
+        self.tx.subscribe()
+    }
+}
+
+const SECRET_MARKERS: &[&str] = &[
+    "TOKEN",
+    "SECRET",
+    "KEY",
+    "PASSWORD",
+    "PASSWD",
+    "AUTH",
+    "CREDENTIAL",
+    "COOKIE",
+    "PRIVATE",
+];
+
+/// The placeholder written instead of a secret value.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// `env` as a JSON object with the values of secret-looking keys replaced
+/// (SPEC §10: TOKEN, SECRET, KEY, ... anywhere in the key, any case).
+pub(crate) fn redact_env(env: &BTreeMap<String, String>) -> serde_json::Value {
+    env.iter()
+        .map(|(k, v)| {
+            let upper = k.to_ascii_uppercase();
+            let secret = SECRET_MARKERS.iter().any(|m| upper.contains(m));
+            (
+                k.clone(),
+                serde_json::Value::String(if secret { REDACTED.into() } else { v.clone() }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_env_values_are_redacted_case_insensitively() {
+        let env: BTreeMap<String, String> = [
+            ("api_key", "k"),
+            ("GitHubToken", "t"),
+            ("db_passwd", "p"),
+            ("PATH", "/bin"),
+            ("LANG", "C.UTF-8"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let v = redact_env(&env);
+        assert_eq!(v["api_key"], REDACTED);
+        assert_eq!(v["GitHubToken"], REDACTED);
+        assert_eq!(v["db_passwd"], REDACTED);
+        assert_eq!(v["PATH"], "/bin");
+        assert_eq!(v["LANG"], "C.UTF-8");
+    }
+}

@@ -1,0 +1,89 @@
+//! The runtime seam (SPEC §3): how tmux commands reach a container. Everything
+//! above this trait — pipeline, recovery, scans — is runtime-agnostic.
+
+pub(crate) mod local;
+pub(crate) mod tmux;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+
+/// A failed runtime call, classified for the retry policy of SPEC §8.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum RuntimeError {
+    /// The call did not finish in time (transient).
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The runtime could not be reached at all (transient: e.g. `docker exec`
+    /// could not connect).
+    #[error("runtime unreachable: {0}")]
+    Unreachable(String),
+    /// No tmux server is running there (nothing exists yet).
+    #[error("no tmux server running")]
+    NoServer,
+    /// tmux ran and refused a command (not transient). `stdout` holds what
+    /// the commands before the failing one printed.
+    #[error("tmux failed: {message}")]
+    Failed { message: String, stdout: String },
+}
+
+impl RuntimeError {
+    /// Whether SPEC §8's retry policy applies.
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(self, RuntimeError::Timeout(_) | RuntimeError::Unreachable(_))
+    }
+}
+
+/// Runs tmux commands (as argv, never a shell string) in one container.
+#[async_trait::async_trait]
+pub(crate) trait Runtime: Send + Sync + fmt::Debug {
+    /// The tmux server these commands reach, as recorded on agents.
+    fn tmux_socket(&self) -> String;
+
+    /// Runs `tmux <args>` and returns its stdout. Chained commands are
+    /// separate `;` arguments (see `tmux::Chain`).
+    async fn tmux(&self, args: Vec<String>, timeout: Duration) -> Result<String, RuntimeError>;
+
+    /// The path under which tmux (inside the container) writes the host log
+    /// file `host_path`, or why the host could not read it.
+    fn log_target(&self, host_path: &Path) -> Result<PathBuf, String>;
+}
+
+/// Runs `program args` with a time limit and classifies the outcome. Shared by
+/// every runtime: it is where "exit status / stderr / timeout" becomes a
+/// `RuntimeError`.
+pub(crate) async fn run_command(
+    mut cmd: tokio::process::Command,
+    timeout: Duration,
+) -> Result<String, RuntimeError> {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| RuntimeError::Unreachable(format!("cannot start: {e}")))?;
+    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(out) => out.map_err(|e| RuntimeError::Unreachable(e.to_string()))?,
+        Err(_) => return Err(RuntimeError::Timeout(timeout)),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        return Ok(stdout);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    if stderr.starts_with("no server running on")
+        || (stderr.starts_with("error connecting to") && stderr.contains("No such file"))
+    {
+        return Err(RuntimeError::NoServer);
+    }
+    Err(RuntimeError::Failed {
+        message: if stderr.is_empty() {
+            format!("exit status {}", output.status)
+        } else {
+            stderr
+        },
+        stdout,
+    })
+}

@@ -1,0 +1,142 @@
+//! The agent registry: listing, and adopting a pane the daemon did not create.
+
+use super::domain::Origin;
+use super::pipeline::{MARKER_OPTION, MARKER_PREFIX};
+use super::reads::{Page, decode_token, encode_token, page_size};
+use super::{Services, validate};
+use crate::error::{Error, Result};
+use crate::runtime::RuntimeError;
+use crate::runtime::tmux::Chain;
+use crate::store::agents::{self, AgentFilter};
+use crate::store::models::AgentRow;
+use crate::store::{self, constraint_violation};
+
+/// An AdoptPane request after decoding.
+#[derive(Debug, Clone)]
+pub(crate) struct AdoptPane {
+    pub container_id: String,
+    pub tmux_pane_id: String,
+    pub role: String,
+    pub capability: String,
+    pub label: String,
+}
+
+impl Services {
+    /// ListAgents.
+    pub(crate) async fn list_agents(
+        &self,
+        container: Option<String>,
+        origin: Option<Origin>,
+        include_unregistered: bool,
+        size: u32,
+        token: &str,
+    ) -> Result<Page<AgentRow>> {
+        let container_id = match container {
+            Some(c) => Some(self.container(&c).await?.id),
+            None => None,
+        };
+        let filter = AgentFilter {
+            container_id,
+            origin: origin.map(|o| o.to_string()),
+            include_unregistered,
+        };
+        let after = decode_token::<String>(token)?;
+        let limit = page_size(size);
+        let mut rows = self
+            .store
+            .read(move |conn| agents::page(conn, &filter, after, limit + 1))
+            .await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_page_token = more
+            .then(|| rows.last().map(|a| encode_token(&a.agent_id)))
+            .flatten();
+        Ok(Page {
+            items: rows,
+            next_page_token,
+        })
+    }
+
+    /// AdoptPane: registers an existing tmux pane as an `adopted` agent. The
+    /// daemon will never kill or retitle it.
+    pub(crate) async fn adopt_pane(&self, req: AdoptPane) -> Result<AgentRow> {
+        let id = &req.tmux_pane_id;
+        if !(id.len() > 1
+            && id.len() <= 12
+            && id.starts_with('%')
+            && id[1..].chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(Error::validation("tmux_pane_id", "must be a tmux pane id like %3"));
+        }
+        validate::field_identifier("role", &req.role)?;
+        validate::field_identifier("capability", &req.capability)?;
+        validate::field_identifier("label", &req.label)?;
+        let container = self.container(&req.container_id).await?;
+        let rt = self.runtimes.get(&container.id)?;
+        let mut chain = Chain::new();
+        chain.cmd([
+            "display-message",
+            "-p",
+            "-t",
+            id.as_str(),
+            &format!("#{{session_name}}\t#{{pane_title}}\t#{{{MARKER_OPTION}}}"),
+        ]);
+        let out = match rt.tmux(chain.into_args(), self.config.stage_timeout()).await {
+            Ok(out) => out,
+            Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => {
+                return Err(Error::validation(
+                    "tmux_pane_id",
+                    format!("no tmux pane {id} in {}", container.id),
+                ));
+            }
+            Err(e) => return Err(Error::internal(e)),
+        };
+        let mut fields = out.trim_end_matches('\n').splitn(3, '\t');
+        let session = fields.next().unwrap_or_default().to_string();
+        let title = fields.next().unwrap_or_default();
+        let marker = fields.next().unwrap_or_default();
+        if session.is_empty() {
+            return Err(Error::validation(
+                "tmux_pane_id",
+                format!("no tmux pane {id} in {}", container.id),
+            ));
+        }
+        if title.starts_with(MARKER_PREFIX) || !marker.is_empty() {
+            return Err(Error::validation(
+                "tmux_pane_id",
+                "the daemon is creating this pane; it cannot be adopted",
+            ));
+        }
+        let now = store::now();
+        let row = AgentRow {
+            agent_id: store::new_id(),
+            container_id: container.id.clone(),
+            tmux_socket: rt.tmux_socket(),
+            tmux_session: session,
+            tmux_pane_id: id.clone(),
+            role: req.role,
+            capability: req.capability,
+            label: req.label,
+            origin: Origin::Adopted.to_string(),
+            registered: true,
+            log_path: None,
+            log_attached: false,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let insert = row.clone();
+        let pane = id.clone();
+        self.store
+            .write(move |tx| {
+                agents::insert(tx.conn, &insert).map_err(|e| match constraint_violation(&e) {
+                    Some(_) => Error::validation(
+                        "tmux_pane_id",
+                        format!("pane {pane} is already a registered agent"),
+                    ),
+                    None => Error::internal(e),
+                })
+            })
+            .await?;
+        Ok(row)
+    }
+}

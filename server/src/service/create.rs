@@ -1,0 +1,367 @@
+//! M1 CreateLayout: validate everything synchronously, insert the layout and
+//! its panes (in `creating`, with pending markers and events) in one
+//! transaction that also counts capacity, then queue the spawn pipeline on
+//! the container's FIFO and answer at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::domain::{Actor, EventType, PaneState};
+use super::lifecycle::pane_event;
+use super::pipeline::{self, Launch, PanePlan};
+use super::{Services, validate};
+use crate::config::catalog::{self, Catalog, SHELL_PROFILE};
+use crate::error::{Error, Result};
+use crate::events::redact_env;
+use crate::runtime::tmux::{Chain, session_target};
+use crate::runtime::{Runtime, RuntimeError};
+use crate::store::events::NewEvent;
+use crate::store::models::{LayoutRow, PaneRow};
+use crate::store::{self, Tx, layouts, panes};
+
+/// A CreateLayout request after decoding.
+#[derive(Debug, Clone)]
+pub(crate) struct CreateLayout {
+    pub container_id: String,
+    pub template_name: String,
+    pub tmux_session_name: String,
+    /// `role:label` → launch profile name.
+    pub overrides: BTreeMap<String, String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A layout with its panes.
+#[derive(Debug, Clone)]
+pub(crate) struct LayoutView {
+    pub layout: LayoutRow,
+    pub panes: Vec<PaneRow>,
+}
+
+impl CreateLayout {
+    fn validate(&self) -> Result<()> {
+        validate::field_catalog_name("template_name", &self.template_name)?;
+        validate::session_name("tmux_session_name", &self.tmux_session_name)?;
+        if let Some(key) = &self.idempotency_key {
+            validate::field_identifier("idempotency_key", key)?;
+        }
+        if self.overrides.len() > validate::MAX_MAP_ENTRIES {
+            return Err(Error::validation(
+                "launch_command_overrides",
+                format!("more than {} entries", validate::MAX_MAP_ENTRIES),
+            ));
+        }
+        for (key, profile) in &self.overrides {
+            let (role, label) = key.split_once(':').ok_or_else(|| {
+                Error::validation(
+                    "launch_command_overrides",
+                    format!("key {key:?} is not of the form role:label"),
+                )
+            })?;
+            for part in [role, label] {
+                validate::identifier(part).map_err(|r| {
+                    Error::validation("launch_command_overrides", format!("key {key:?}: {r}"))
+                })?;
+            }
+            validate::catalog_name(profile).map_err(|r| {
+                Error::validation("launch_command_overrides", format!("value for {key:?}: {r}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One template slot resolved for a request.
+struct ResolvedSlot {
+    role: String,
+    capability: String,
+    label: String,
+    launch: Launch,
+}
+
+/// Resolves the template's slots to labels and launch profiles, refusing an
+/// override key that names no pane.
+fn plan(req: &CreateLayout, catalog: &Catalog) -> Result<Vec<ResolvedSlot>> {
+    let template = catalog
+        .templates
+        .get(&req.template_name)
+        .ok_or_else(|| Error::TemplateNotFound {
+            template_name: req.template_name.clone(),
+            known_templates: catalog.templates.keys().cloned().collect(),
+        })?;
+    let labels = catalog::resolve_labels(template, &req.tmux_session_name);
+    let mut used = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(labels.len());
+    for (slot, label) in template.panes.iter().zip(labels) {
+        validate::identifier(&label).map_err(|r| {
+            Error::validation("tmux_session_name", format!("resolved label {label:?}: {r}"))
+        })?;
+        let key = format!("{}:{label}", slot.role);
+        let profile = match req.overrides.get(&key) {
+            Some(p) => {
+                used.insert(key);
+                p.as_str()
+            }
+            None => slot
+                .default_launch_command_ref
+                .as_deref()
+                .unwrap_or(SHELL_PROFILE),
+        };
+        out.push(ResolvedSlot {
+            role: slot.role.clone(),
+            capability: slot.capability.clone(),
+            label,
+            launch: resolve_profile(catalog, profile)?,
+        });
+    }
+    if let Some(unused) = req.overrides.keys().find(|k| !used.contains(*k)) {
+        return Err(Error::validation(
+            "launch_command_overrides",
+            format!("key {unused:?} matches no pane (keys are role:label of the resolved labels)"),
+        ));
+    }
+    Ok(out)
+}
+
+/// A launch profile by name (`managed_launch_command_not_found`).
+pub(crate) fn resolve_profile(catalog: &Catalog, name: &str) -> Result<Launch> {
+    let p = catalog
+        .profiles
+        .get(name)
+        .ok_or_else(|| Error::LaunchCommandNotFound {
+            profile_name: name.to_string(),
+            known_profiles: catalog.profiles.keys().cloned().collect(),
+        })?;
+    Ok(Launch {
+        profile: p.name.clone(),
+        command: p.command.clone(),
+        env: p.env.clone(),
+        working_dir: p.working_dir.clone(),
+    })
+}
+
+/// Whether tmux in the container already has `session`. An unreachable
+/// runtime is not a conflict: the pipeline checks again at spawn time.
+async fn session_exists(rt: &dyn Runtime, session: &str, timeout: std::time::Duration) -> bool {
+    let mut chain = Chain::new();
+    chain.cmd(["has-session", "-t", &session_target(session)]);
+    match rt.tmux(chain.into_args(), timeout).await {
+        Ok(_) => true,
+        Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, session, "cannot check the tmux session; checked again at spawn");
+            false
+        }
+    }
+}
+
+impl Services {
+    /// M1. Returns the layout and whether this was an idempotent replay.
+    pub(crate) async fn create_layout(
+        self: &Arc<Self>,
+        req: CreateLayout,
+    ) -> Result<(LayoutView, bool)> {
+        req.validate()?;
+        let container = self.container(&req.container_id).await?;
+        let runtime = self.runtimes.get(&container.id)?;
+        if let Some(key) = &req.idempotency_key
+            && let Some(view) = self.replay(&container.id, key).await?
+        {
+            return Ok((view, true));
+        }
+        let plans = plan(&req, &self.catalog())?;
+        if session_exists(runtime.as_ref(), &req.tmux_session_name, self.config.stage_timeout())
+            .await
+        {
+            return Err(Error::SessionNameConflict {
+                container_id: container.id.clone(),
+                tmux_session_name: req.tmux_session_name.clone(),
+            });
+        }
+
+        let now = store::now();
+        let layout = LayoutRow {
+            id: store::new_id(),
+            container_id: container.id.clone(),
+            template_name: req.template_name.clone(),
+            tmux_session_name: req.tmux_session_name.clone(),
+            intended_pane_count: plans.len() as i32,
+            ready_pane_count: 0,
+            state: PaneState::Creating.to_string(),
+            failed_stage: None,
+            idempotency_key: req.idempotency_key.clone(),
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        };
+        let plans: Vec<PanePlan> = plans
+            .into_iter()
+            .enumerate()
+            .map(|(index, slot)| {
+                let ResolvedSlot {
+                    role,
+                    capability,
+                    label,
+                    launch,
+                } = slot;
+                PanePlan {
+                    pane: PaneRow {
+                        id: store::new_id(),
+                        layout_id: layout.id.clone(),
+                        container_id: container.id.clone(),
+                        agent_id: None,
+                        role,
+                        capability,
+                        label,
+                        launch_command_ref: Some(launch.profile.clone()),
+                        tmux_session_name: req.tmux_session_name.clone(),
+                        tmux_pane_index: index as i32,
+                        tmux_pane_id: None,
+                        pending_marker_token: Some(uuid::Uuid::new_v4().simple().to_string()),
+                        state: PaneState::Creating.to_string(),
+                        failed_stage: None,
+                        failure_reason: None,
+                        predecessor_id: None,
+                        chain_depth: 0,
+                        log_path: None,
+                        created_at: now.clone(),
+                        updated_at: now.clone(),
+                    },
+                    launch,
+                }
+            })
+            .collect();
+
+        // Holding the queue slot across the insert keeps spawn order equal to
+        // insert order on this container.
+        let slot = self.queues.slot(&container.id).await;
+        let capacity = self.config.capacity;
+        let rows: Vec<PaneRow> = plans.iter().map(|p| p.pane.clone()).collect();
+        let launches: Vec<Launch> = plans.iter().map(|p| p.launch.clone()).collect();
+        let inserted = self
+            .store
+            .write(move |tx| insert_layout(tx, layout, rows, launches, capacity))
+            .await?;
+        let view = match inserted {
+            Inserted::Replay(view) => return Ok((view, true)),
+            Inserted::New(view) => view,
+        };
+        let svc = Arc::clone(self);
+        let layout_id = view.layout.id.clone();
+        slot.push(async move { pipeline::spawn_layout(svc, runtime, layout_id, plans).await });
+        Ok((view, false))
+    }
+
+    async fn replay(&self, container_id: &str, key: &str) -> Result<Option<LayoutView>> {
+        let (c, k) = (container_id.to_string(), key.to_string());
+        self.store
+            .read(move |conn| {
+                let Some(layout) = layouts::by_idempotency_key(conn, &c, &k)? else {
+                    return Ok(None);
+                };
+                let panes = panes::for_layout(conn, &layout.id)?;
+                Ok(Some(LayoutView { layout, panes }))
+            })
+            .await
+    }
+}
+
+enum Inserted {
+    New(LayoutView),
+    Replay(LayoutView),
+}
+
+/// The write transaction of M1: replay check, capacity, conflicts, rows and
+/// events, all or nothing.
+fn insert_layout(
+    tx: &mut Tx<'_>,
+    layout: LayoutRow,
+    rows: Vec<PaneRow>,
+    launches: Vec<Launch>,
+    capacity: u32,
+) -> Result<Inserted> {
+    if let Some(key) = &layout.idempotency_key
+        && let Some(existing) = layouts::by_idempotency_key(tx.conn, &layout.container_id, key)?
+    {
+        let panes = panes::for_layout(tx.conn, &existing.id)?;
+        return Ok(Inserted::Replay(LayoutView {
+            layout: existing,
+            panes,
+        }));
+    }
+    let live = layouts::count_live(tx.conn)?;
+    if live >= i64::from(capacity) {
+        return Err(Error::CapacityExceeded {
+            current_count: live as u32,
+            limit: capacity,
+        });
+    }
+    if layouts::session_in_use(tx.conn, &layout.container_id, &layout.tmux_session_name)? {
+        return Err(Error::SessionNameConflict {
+            container_id: layout.container_id.clone(),
+            tmux_session_name: layout.tmux_session_name.clone(),
+        });
+    }
+    layouts::insert(tx.conn, &layout).map_err(|e| conflict(e, &layout, None))?;
+    for row in &rows {
+        panes::insert(tx.conn, std::slice::from_ref(row))
+            .map_err(|e| conflict(e, &layout, Some(&row.label)))?;
+    }
+    tx.emit(NewEvent {
+        event_type: EventType::LayoutCreated,
+        actor: Actor::Operator,
+        container_id: Some(layout.container_id.clone()),
+        layout_id: Some(layout.id.clone()),
+        pane_id: None,
+        payload: json!({
+            "template_name": layout.template_name,
+            "tmux_session_name": layout.tmux_session_name,
+            "intended_pane_count": layout.intended_pane_count,
+            "idempotency_key": layout.idempotency_key,
+        }),
+    })?;
+    for (row, launch) in rows.iter().zip(&launches) {
+        tx.emit(pane_event(
+            EventType::PaneCreated,
+            Actor::Operator,
+            row,
+            json!({
+                "role": row.role,
+                "capability": row.capability,
+                "label": row.label,
+                "tmux_pane_index": row.tmux_pane_index,
+                "launch": {
+                    "profile": launch.profile,
+                    "argv": launch.command,
+                    "env": redact_env(&launch.env),
+                    "working_dir": launch.working_dir,
+                },
+            }),
+        ))?;
+        tx.emit(pane_event(
+            EventType::PendingMarkerSet,
+            Actor::Operator,
+            row,
+            json!({ "token": row.pending_marker_token, "label": row.label }),
+        ))?;
+    }
+    Ok(Inserted::New(LayoutView {
+        layout,
+        panes: rows,
+    }))
+}
+
+/// Maps a constraint violation of the insert to its closed code.
+fn conflict(e: diesel::result::Error, layout: &LayoutRow, label: Option<&str>) -> Error {
+    match store::constraint_violation(&e) {
+        Some(msg) if msg.contains("managed_pane.label") => Error::LabelConflict {
+            container_id: layout.container_id.clone(),
+            label: label.unwrap_or_default().to_string(),
+        },
+        Some(msg) if msg.contains("tmux_session_name") => Error::SessionNameConflict {
+            container_id: layout.container_id.clone(),
+            tmux_session_name: layout.tmux_session_name.clone(),
+        },
+        _ => Error::internal(e),
+    }
+}

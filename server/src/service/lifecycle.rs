@@ -1,0 +1,158 @@
+//! State changes inside a write transaction: a pane transition with its
+//! events, and the layout aggregate recomputed in the same transaction.
+
+use serde_json::json;
+
+use super::domain::{Actor, EventType, FailedStage, PaneState, aggregate};
+use crate::error::{Error, Result};
+use crate::store::Tx;
+use crate::store::events::NewEvent;
+use crate::store::models::PaneRow;
+use crate::store::panes::{self, PaneChanges};
+use crate::store::{layouts, models::LayoutRow};
+
+fn parse<T: std::str::FromStr>(s: &str) -> Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    s.parse().map_err(Error::internal)
+}
+
+/// A pane's stored state.
+pub(crate) fn pane_state(p: &PaneRow) -> Result<PaneState> {
+    parse(&p.state)
+}
+
+/// An event about one pane of a layout.
+pub(crate) fn pane_event(
+    event_type: EventType,
+    actor: Actor,
+    pane: &PaneRow,
+    payload: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        event_type,
+        actor,
+        container_id: Some(pane.container_id.clone()),
+        layout_id: Some(pane.layout_id.clone()),
+        pane_id: Some(pane.id.clone()),
+        payload,
+    }
+}
+
+/// The outcome a pipeline step or an operator asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Transition {
+    pub to: PaneState,
+    pub stage: Option<FailedStage>,
+    pub reason: Option<String>,
+    /// Further columns to set in the same update.
+    pub changes: PaneChanges,
+}
+
+impl Transition {
+    pub(crate) fn to(to: PaneState) -> Self {
+        Transition {
+            to,
+            stage: None,
+            reason: None,
+            changes: PaneChanges::default(),
+        }
+    }
+
+    pub(crate) fn stopped(to: PaneState, stage: FailedStage, reason: impl Into<String>) -> Self {
+        Transition {
+            to,
+            stage: Some(stage),
+            reason: Some(reason.into()),
+            changes: PaneChanges::default(),
+        }
+    }
+}
+
+/// Applies `t` to `pane` if it is still in the state it was read in. Returns
+/// `false` (and writes nothing) when another writer moved it first; refuses
+/// transitions SPEC §6 does not allow.
+pub(crate) fn transition(tx: &mut Tx<'_>, pane: &PaneRow, t: Transition, actor: Actor) -> Result<bool> {
+    let from = pane_state(pane)?;
+    if !from.can_become(t.to) {
+        return Err(Error::IllegalTransition {
+            pane_id: pane.id.clone(),
+            current_state: from.to_string(),
+            requested_action: format!("become {}", t.to),
+        });
+    }
+    let mut changes = t.changes;
+    changes.state = Some(t.to.to_string());
+    changes.failed_stage = Some(t.stage.map(|s| s.to_string()));
+    changes.failure_reason = Some(t.reason.clone());
+    let clears_marker = from == PaneState::Creating;
+    if clears_marker {
+        changes.pending_marker_token = Some(None);
+    }
+    if !panes::update_if(tx.conn, &pane.id, from.as_str(), changes)? {
+        return Ok(false);
+    }
+    if clears_marker {
+        tx.emit(pane_event(
+            EventType::PendingMarkerCleared,
+            actor,
+            pane,
+            json!({ "token": pane.pending_marker_token, "label": pane.label }),
+        ))?;
+    }
+    tx.emit(pane_event(
+        EventType::PaneStateChanged,
+        actor,
+        pane,
+        json!({
+            "from": from.as_str(),
+            "to": t.to.as_str(),
+            "failed_stage": t.stage.map(FailedStage::as_str),
+            "reason": t.reason,
+            "label": pane.label,
+        }),
+    ))?;
+    Ok(true)
+}
+
+/// Recomputes a layout's state, failed stage and ready count from its panes
+/// and stores them, emitting `managed_layout_state_changed` on a change.
+pub(crate) fn reaggregate(tx: &mut Tx<'_>, layout: &LayoutRow, actor: Actor) -> Result<()> {
+    let rows = panes::for_layout(tx.conn, &layout.id)?;
+    let states = rows.iter().map(pane_state).collect::<Result<Vec<_>>>()?;
+    let state = aggregate(states.iter().copied());
+    let stage = rows
+        .iter()
+        .zip(&states)
+        .find(|(_, s)| matches!(state, PaneState::Failed | PaneState::Degraded) && **s == state)
+        .and_then(|(p, _)| p.failed_stage.clone());
+    let ready = states.iter().filter(|s| **s == PaneState::Ready).count() as i32;
+    let current = layouts::get(tx.conn, &layout.id)?.ok_or_else(|| Error::LayoutNotFound {
+        layout_id: layout.id.clone(),
+    })?;
+    if current.state == state.as_str()
+        && current.failed_stage == stage
+        && current.ready_pane_count == ready
+    {
+        return Ok(());
+    }
+    layouts::set_aggregate(tx.conn, &layout.id, state.as_str(), stage.as_deref(), ready)?;
+    if current.state != state.as_str() {
+        tx.emit(NewEvent {
+            event_type: EventType::LayoutStateChanged,
+            actor,
+            container_id: Some(layout.container_id.clone()),
+            layout_id: Some(layout.id.clone()),
+            pane_id: None,
+            payload: json!({
+                "from": current.state,
+                "to": state.as_str(),
+                "failed_stage": stage,
+                "ready_pane_count": ready,
+                "intended_pane_count": layout.intended_pane_count,
+            }),
+        })?;
+    }
+    Ok(())
+}

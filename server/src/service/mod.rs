@@ -1,0 +1,71 @@
+//! The domain: layouts and panes, their lifecycle and the spawn pipeline.
+//! Handlers call into `Services`; nothing here knows about gRPC.
+
+pub(crate) mod agents;
+pub(crate) mod create;
+pub(crate) mod domain;
+pub(crate) mod lifecycle;
+pub(crate) mod pipeline;
+pub(crate) mod queue;
+pub(crate) mod reads;
+pub(crate) mod validate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::catalog::Catalog;
+use crate::config::{Config, Paths};
+use crate::error::{Error, Result};
+use crate::runtime::Runtime;
+use crate::store::Store;
+use crate::store::models::ContainerRow;
+
+/// Everything a request or a background job needs.
+pub(crate) struct Services {
+    pub store: Store,
+    pub config: Config,
+    pub paths: Paths,
+    pub runtimes: Runtimes,
+    pub queues: queue::Queues,
+}
+
+impl Services {
+    /// The merged template / profile catalog, read fresh from disk.
+    pub(crate) fn catalog(&self) -> Catalog {
+        Catalog::load(&self.paths.templates_dir(), &self.paths.profiles_dir())
+    }
+
+    /// Looks a container up by id, short id or name (`container_not_found`).
+    pub(crate) async fn container(&self, input: &str) -> Result<ContainerRow> {
+        validate::field_token("container_id", input)?;
+        let key = input.to_string();
+        self.store
+            .read(move |conn| crate::store::containers::resolve(conn, &key))
+            .await?
+            .ok_or_else(|| Error::ContainerNotFound {
+                container_id: input.to_string(),
+            })
+    }
+}
+
+/// The runtime of every container the daemon can reach.
+#[derive(Default)]
+pub(crate) struct Runtimes {
+    by_container: HashMap<String, Arc<dyn Runtime>>,
+}
+
+impl Runtimes {
+    pub(crate) fn insert(&mut self, container_id: &str, runtime: Arc<dyn Runtime>) {
+        self.by_container.insert(container_id.to_string(), runtime);
+    }
+
+    /// The runtime for a registered container.
+    pub(crate) fn get(&self, container_id: &str) -> Result<Arc<dyn Runtime>> {
+        self.by_container
+            .get(container_id)
+            .cloned()
+            .ok_or_else(|| Error::ContainerNotFound {
+                container_id: container_id.to_string(),
+            })
+    }
+}

@@ -1,0 +1,227 @@
+//! M2–M5 and ListEvents: filtered, keyset-paged reads in the documented
+//! order, one query per page. Page tokens are opaque (base64 of the last
+//! row's sort key).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::create::LayoutView;
+use super::domain::PaneState;
+use super::{Services, validate};
+use crate::error::{Error, Result};
+use crate::store::events::{self, EventFilter};
+use crate::store::layouts::{self, LayoutFilter};
+use crate::store::models::{EventRow, LayoutRow, PaneRow};
+use crate::store::panes::{self, PaneFilter};
+
+/// Default and maximum page sizes (SPEC §7).
+pub(crate) const DEFAULT_PAGE: u32 = 50;
+pub(crate) const MAX_PAGE: u32 = 200;
+
+/// One page of results and the token of the next, if any.
+#[derive(Debug)]
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: Option<String>,
+}
+
+/// 0 means the default; above the maximum is coerced to it.
+pub(crate) fn page_size(requested: u32) -> i64 {
+    i64::from(match requested {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    })
+}
+
+pub(crate) fn encode_token<K: Serialize>(key: &K) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+pub(crate) fn decode_token<K: DeserializeOwned>(token: &str) -> Result<Option<K>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || Error::validation("page_token", "not a token returned by this method");
+    if token.len() > 1024 {
+        return Err(bad());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
+}
+
+/// Builds a page from `limit + 1` fetched rows.
+fn paged<R, T, K: Serialize>(
+    mut rows: Vec<R>,
+    limit: i64,
+    key: impl Fn(&R) -> K,
+    item: impl Fn(R) -> T,
+) -> Page<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_page_token = more.then(|| rows.last().map(|r| encode_token(&key(r)))).flatten();
+    Page {
+        items: rows.into_iter().map(item).collect(),
+        next_page_token,
+    }
+}
+
+fn state_names(states: &[PaneState]) -> Vec<String> {
+    states.iter().map(|s| s.to_string()).collect()
+}
+
+impl Services {
+    /// M2.
+    pub(crate) async fn list_layouts(
+        &self,
+        container: Option<String>,
+        states: Vec<PaneState>,
+        size: u32,
+        token: &str,
+    ) -> Result<Page<LayoutRow>> {
+        let container_id = match container {
+            Some(c) => Some(self.container(&c).await?.id),
+            None => None,
+        };
+        let filter = LayoutFilter {
+            container_id,
+            states: state_names(&states),
+        };
+        let after = decode_token::<layouts::LayoutCursor>(token)?;
+        let limit = page_size(size);
+        let rows = self
+            .store
+            .read(move |conn| layouts::page(conn, &filter, after, limit + 1))
+            .await?;
+        Ok(paged(rows, limit, |(rank, l)| (*rank, l.id.clone()), |(_, l)| l))
+    }
+
+    /// M3. Removed panes only when `include_terminal`.
+    pub(crate) async fn get_layout(&self, id: &str, include_terminal: bool) -> Result<LayoutView> {
+        validate::field_token("layout_id", id)?;
+        let key = id.to_string();
+        let found = self
+            .store
+            .read(move |conn| {
+                let Some(layout) = layouts::get(conn, &key)? else {
+                    return Ok(None);
+                };
+                Ok(Some((layout, panes::for_layout(conn, &key)?)))
+            })
+            .await?;
+        let (layout, mut panes) = found.ok_or_else(|| Error::LayoutNotFound {
+            layout_id: id.to_string(),
+        })?;
+        if !include_terminal {
+            panes.retain(|p| p.state != PaneState::Removed.as_str());
+        }
+        Ok(LayoutView { layout, panes })
+    }
+
+    /// M4.
+    pub(crate) async fn list_panes(
+        &self,
+        container: Option<String>,
+        layout_id: Option<String>,
+        states: Vec<PaneState>,
+        size: u32,
+        token: &str,
+    ) -> Result<Page<PaneRow>> {
+        let container_id = match container {
+            Some(c) => Some(self.container(&c).await?.id),
+            None => None,
+        };
+        if let Some(l) = &layout_id {
+            validate::field_token("layout_id", l)?;
+        }
+        let filter = PaneFilter {
+            container_id,
+            layout_id,
+            states: state_names(&states),
+        };
+        let after = decode_token::<panes::PaneCursor>(token)?;
+        let limit = page_size(size);
+        let rows = self
+            .store
+            .read(move |conn| panes::page(conn, &filter, after, limit + 1))
+            .await?;
+        Ok(paged(
+            rows,
+            limit,
+            |(rank, p)| (*rank, p.layout_id.clone(), p.tmux_pane_index, p.id.clone()),
+            |(_, p)| p,
+        ))
+    }
+
+    /// M5: a pane and, on request, its predecessors newest first.
+    pub(crate) async fn get_pane(&self, id: &str, with_chain: bool) -> Result<(PaneRow, Vec<PaneRow>)> {
+        validate::field_token("pane_id", id)?;
+        let key = id.to_string();
+        let found = self
+            .store
+            .read(move |conn| {
+                let Some(pane) = panes::get(conn, &key)? else {
+                    return Ok(None);
+                };
+                let mut chain = Vec::new();
+                if with_chain {
+                    let mut next = pane.predecessor_id.clone();
+                    // chain_depth bounds the walk even on a corrupt link.
+                    while let Some(pid) = next.take() {
+                        if chain.len() > pane.chain_depth as usize {
+                            break;
+                        }
+                        if let Some(p) = panes::get(conn, &pid)? {
+                            next = p.predecessor_id.clone();
+                            chain.push(p);
+                        }
+                    }
+                }
+                Ok(Some((pane, chain)))
+            })
+            .await?;
+        found.ok_or_else(|| Error::PaneNotFound {
+            pane_id: id.to_string(),
+        })
+    }
+
+    /// ListEvents: history after a sequence, oldest first.
+    pub(crate) async fn list_events(
+        &self,
+        after: u64,
+        filter: EventFilter,
+        size: u32,
+        token: &str,
+    ) -> Result<Page<EventRow>> {
+        let after = match decode_token::<i64>(token)? {
+            Some(seq) => seq,
+            None => i64::try_from(after).unwrap_or(i64::MAX),
+        };
+        let limit = page_size(size);
+        let rows = self
+            .store
+            .read(move |conn| events::list_after(conn, after, &filter, limit + 1))
+            .await?;
+        Ok(paged(rows, limit, |e| i64::from(e.sequence), |e| e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_garbage_is_a_validation_error() {
+        let t = encode_token(&(2, "abc".to_string()));
+        assert_eq!(
+            decode_token::<(i32, String)>(&t).unwrap(),
+            Some((2, "abc".to_string()))
+        );
+        assert!(decode_token::<(i32, String)>("").unwrap().is_none());
+        assert!(matches!(
+            decode_token::<(i32, String)>("!!!"),
+            Err(Error::Validation { .. })
+        ));
+        assert_eq!((page_size(0), page_size(500), page_size(7)), (50, 200, 7));
+    }
+}

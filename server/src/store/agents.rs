@@ -1,0 +1,47 @@
+//! `agents` queries.
+
+use diesel::prelude::*;
+
+use super::models::AgentRow;
+use super::schema::agents as a;
+use crate::error::Result;
+
+/// Inserts an agent row.
+pub(crate) fn insert(conn: &mut SqliteConnection, row: &AgentRow) -> QueryResult<usize> {
+    diesel::insert_into(a::table).values(row).execute(conn)
+}
+
+/// Filters of ListAgents.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentFilter {
+    pub container_id: Option<String>,
+    pub origin: Option<String>,
+    pub include_unregistered: bool,
+}
+
+/// One page by agent id (time-ordered).
+pub(crate) fn page(
+    conn: &mut SqliteConnection,
+    filter: &AgentFilter,
+    after: Option<String>,
+    limit: i64,
+) -> Result<Vec<AgentRow>> {
+    let mut q = a::table
+        .select(AgentRow::as_select())
+        .order(a::agent_id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(c) = &filter.container_id {
+        q = q.filter(a::container_id.eq(c.clone()));
+    }
+    if let Some(o) = &filter.origin {
+        q = q.filter(a::origin.eq(o.clone()));
+    }
+    if !filter.include_unregistered {
+        q = q.filter(a::registered.eq(true));
+    }
+    if let Some(after) = after {
+        q = q.filter(a::agent_id.gt(after));
+    }
+    Ok(q.load(conn)?)
+}

@@ -1,0 +1,74 @@
+//! The lifecycle event table: appends (inside a write transaction) and reads.
+
+use diesel::prelude::*;
+
+use super::models::EventRow;
+use super::schema::lifecycle_event as ev;
+use crate::error::Result;
+use crate::service::domain::{Actor, EventType};
+
+/// An event about to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct NewEvent {
+    pub event_type: EventType,
+    pub actor: Actor,
+    pub container_id: Option<String>,
+    pub layout_id: Option<String>,
+    pub pane_id: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+/// Inserts `e` and returns the stored row with its sequence.
+pub(crate) fn insert(conn: &mut SqliteConnection, e: NewEvent) -> Result<EventRow> {
+    let row = diesel::insert_into(ev::table)
+        .values((
+            ev::event_id.eq(super::new_id()),
+            ev::timestamp.eq(super::now()),
+            ev::event_type.eq(e.event_type.as_str()),
+            ev::layout_id.eq(e.layout_id),
+            ev::pane_id.eq(e.pane_id),
+            ev::container_id.eq(e.container_id),
+            ev::actor.eq(e.actor.as_str()),
+            ev::payload.eq(e.payload.to_string()),
+        ))
+        .returning(EventRow::as_returning())
+        .get_result(conn)?;
+    Ok(row)
+}
+
+/// Filters of ListEvents / WatchEvents.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventFilter {
+    pub container_id: Option<String>,
+    pub layout_id: Option<String>,
+    pub pane_id: Option<String>,
+    pub event_types: Vec<String>,
+}
+
+/// Events with a sequence greater than `after`, oldest first, at most `limit`.
+pub(crate) fn list_after(
+    conn: &mut SqliteConnection,
+    after: i64,
+    filter: &EventFilter,
+    limit: i64,
+) -> Result<Vec<EventRow>> {
+    let mut q = ev::table
+        .select(EventRow::as_select())
+        .filter(ev::sequence.gt(after.clamp(0, i32::MAX as i64) as i32))
+        .order(ev::sequence.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(c) = &filter.container_id {
+        q = q.filter(ev::container_id.eq(c.clone()));
+    }
+    if let Some(l) = &filter.layout_id {
+        q = q.filter(ev::layout_id.eq(l.clone()));
+    }
+    if let Some(p) = &filter.pane_id {
+        q = q.filter(ev::pane_id.eq(p.clone()));
+    }
+    if !filter.event_types.is_empty() {
+        q = q.filter(ev::event_type.eq_any(filter.event_types.clone()));
+    }
+    Ok(q.load(conn)?)
+}

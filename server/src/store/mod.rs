@@ -1,0 +1,198 @@
+//! SQLite storage through diesel: one writer connection, a small reader pool,
+//! WAL. Every write runs in one IMMEDIATE transaction together with the
+//! lifecycle events it produces; after commit the events are mirrored to
+//! `events.jsonl` and published to watchers.
+
+pub(crate) mod agents;
+pub(crate) mod containers;
+pub(crate) mod events;
+pub(crate) mod layouts;
+pub(crate) mod models;
+pub(crate) mod panes;
+pub(crate) mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{Error, Result};
+use crate::events::{Bus, Mirror};
+use models::EventRow;
+
+/// The schema migrations, embedded in the binary and applied at start.
+pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+/// Shared handle to the database.
+#[derive(Clone)]
+pub(crate) struct Store {
+    writer: Arc<Mutex<Writer>>,
+    readers: Pool<ConnectionManager<SqliteConnection>>,
+    bus: Bus,
+}
+
+struct Writer {
+    conn: SqliteConnection,
+    mirror: Mirror,
+}
+
+/// A write transaction in progress: the connection plus the events it emitted.
+pub(crate) struct Tx<'a> {
+    pub conn: &'a mut SqliteConnection,
+    emitted: Vec<EventRow>,
+}
+
+impl Tx<'_> {
+    /// Records `event` in the same transaction as the change it describes.
+    pub(crate) fn emit(&mut self, event: events::NewEvent) -> Result<()> {
+        let row = events::insert(self.conn, event)?;
+        self.emitted.push(row);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct ReaderSetup;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for ReaderSetup {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, refuses a database written by
+    /// a newer schema, applies pending migrations, and catches the JSONL
+    /// mirror up with the event table.
+    pub(crate) fn open(db: &Path, events_log: &Path, bus: Bus) -> anyhow::Result<Store> {
+        let url = db.to_str().context("database path is not UTF-8")?;
+        let mut conn = SqliteConnection::establish(url)
+            .with_context(|| format!("cannot open database {}", db.display()))?;
+        conn.batch_execute(PRAGMAS).with_context(|| {
+            format!(
+                "{} is not a usable SQLite database (corrupt or not a database?)",
+                db.display()
+            )
+        })?;
+        migrate(&mut conn).with_context(|| format!("database {}", db.display()))?;
+        let mut mirror = Mirror::open(events_log)?;
+        mirror.catch_up(&mut conn)?;
+        let readers = Pool::builder()
+            .max_size(4)
+            .connection_customizer(Box::new(ReaderSetup))
+            .build(ConnectionManager::new(url))
+            .context("cannot open reader connections")?;
+        Ok(Store {
+            writer: Arc::new(Mutex::new(Writer { conn, mirror })),
+            readers,
+            bus,
+        })
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction on the writer (off the async
+    /// reactor). Events emitted through the `Tx` commit with the change, then
+    /// go to the JSONL mirror and to watchers.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        let bus = self.bus.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let Writer { conn, mirror } = &mut *guard;
+            let (value, emitted) = conn.immediate_transaction(|conn| {
+                let mut tx = Tx {
+                    conn,
+                    emitted: Vec::new(),
+                };
+                let value = f(&mut tx)?;
+                Ok::<_, Error>((value, tx.emitted))
+            })?;
+            if !emitted.is_empty() {
+                mirror.append(&emitted);
+                bus.publish(emitted);
+            }
+            Ok(value)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
+    /// Runs `f` on a reader connection (off the async reactor).
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(Error::internal)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+}
+
+/// Applies embedded migrations, refusing a database that has migrations this
+/// binary does not know (it was written by a newer AgentTower).
+fn migrate(conn: &mut SqliteConnection) -> anyhow::Result<()> {
+    use diesel::migration::MigrationSource;
+    let known: std::collections::HashSet<String> =
+        MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    let applied = conn
+        .applied_migrations()
+        .map_err(|e| anyhow::anyhow!("cannot read the schema version: {e}"))?;
+    let unknown: Vec<String> = applied
+        .iter()
+        .map(|v| v.to_string())
+        .filter(|v| !known.contains(v))
+        .collect();
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "the database was written by a newer AgentTower (unknown schema versions {}); \
+         refusing to start so no data is destroyed — upgrade agenttowerd or point \
+         AGENTTOWER_DB at another file",
+        unknown.join(", ")
+    );
+    conn.run_pending_migrations(MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("cannot apply schema migrations: {e}"))?;
+    Ok(())
+}
+
+/// The message of a UNIQUE/CHECK violation, to map it to a closed code.
+pub(crate) fn constraint_violation(e: &diesel::result::Error) -> Option<&str> {
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+    match e {
+        D::DatabaseError(K::UniqueViolation | K::CheckViolation, info) => Some(info.message()),
+        _ => None,
+    }
+}
+
+/// Current time as RFC 3339 UTC with milliseconds.
+pub(crate) fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    t.format(&time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// A new time-ordered id.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,91 @@
+//! Connecting to `agenttowerd` over its Unix socket, and reading the closed-set
+//! error code back out of a failed call.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hyper_util::rt::TokioIo;
+use prost::Message as _;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::pb::{self, ErrorCode};
+
+/// The daemon could not be reached on its socket (`daemon_unavailable`).
+#[derive(Debug, thiserror::Error)]
+#[error("daemon_unavailable: no agenttowerd answers on {}: {source}", socket.display())]
+pub struct DaemonUnavailable {
+    /// The socket path that was tried.
+    pub socket: PathBuf,
+    /// What went wrong while connecting.
+    #[source]
+    pub source: tonic::transport::Error,
+}
+
+/// Opens a channel to the daemon listening on `socket`.
+pub async fn connect(socket: impl AsRef<Path>) -> Result<Channel, DaemonUnavailable> {
+    let socket = socket.as_ref().to_path_buf();
+    let path = socket.clone();
+    // The URI is required by the API but never used: the connector ignores it.
+    Endpoint::from_static("http://agenttowerd")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let path = path.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                Ok::<_, std::io::Error>(TokioIo::new(stream))
+            }
+        }))
+        .await
+        .map_err(|source| DaemonUnavailable { socket, source })
+}
+
+/// Opens a channel to the daemon at the default socket path.
+pub async fn connect_default() -> Result<Channel, DaemonUnavailable> {
+    connect(crate::paths::socket_path()).await
+}
+
+/// Typed client for the `ManagedSessions` service.
+pub type ManagedSessionsClient =
+    pb::managed_sessions_client::ManagedSessionsClient<Channel>;
+/// Typed client for the host-only `AppManagedSessions` service.
+pub type AppManagedSessionsClient =
+    pb::app_managed_sessions_client::AppManagedSessionsClient<Channel>;
+
+/// The closed-set error carried by a failed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The machine code, e.g. `managed_pane_not_found`.
+    pub reason: String,
+    /// The same code as the proto enum (`Unspecified` if the daemon is newer).
+    pub code: ErrorCode,
+    /// The code's details (SPEC §11).
+    pub details: BTreeMap<String, String>,
+    /// The human message.
+    pub message: String,
+}
+
+const ERROR_INFO_TYPE: &str = "type.googleapis.com/google.rpc.ErrorInfo";
+
+/// Extracts the closed-set error of a status; `None` when it carries none
+/// (for example a transport failure before the daemon answered).
+pub fn api_error(status: &tonic::Status) -> Option<ApiError> {
+    let rpc = tonic_types::pb::Status::decode(status.details()).ok()?;
+    let info = rpc
+        .details
+        .iter()
+        .find(|any| any.type_url == ERROR_INFO_TYPE)
+        .and_then(|any| tonic_types::pb::ErrorInfo::decode(any.value.as_slice()).ok())?;
+    Some(ApiError {
+        code: ErrorCode::from_str_name(&format!("ERROR_CODE_{}", info.reason.to_uppercase()))
+            .unwrap_or(ErrorCode::Unspecified),
+        reason: info.reason,
+        details: info.metadata.into_iter().collect(),
+        message: status.message().to_string(),
+    })
+}
+
+/// The wire name of an error code, e.g. `managed_pane_not_found`.
+pub fn error_code_name(code: ErrorCode) -> String {
+    code.as_str_name()
+        .trim_start_matches("ERROR_CODE_")
+        .to_ascii_lowercase()
+}
