@@ -44,8 +44,7 @@ pub async fn connect_default() -> Result<Channel, DaemonUnavailable> {
 }
 
 /// Typed client for the `ManagedSessions` service.
-pub type ManagedSessionsClient =
-    pb::managed_sessions_client::ManagedSessionsClient<Channel>;
+pub type ManagedSessionsClient = pb::managed_sessions_client::ManagedSessionsClient<Channel>;
 /// Typed client for the host-only `AppManagedSessions` service.
 pub type AppManagedSessionsClient =
     pb::app_managed_sessions_client::AppManagedSessionsClient<Channel>;

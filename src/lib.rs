@@ -8,6 +8,7 @@ pub mod paths;
 pub mod pb {
     #![allow(clippy::all, missing_docs)]
     tonic::include_proto!("agenttower.v1");
+    include!(concat!(env!("OUT_DIR"), "/agenttower.v1.serde.rs"));
 
     /// Encoded descriptor set of every AgentTower proto, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =

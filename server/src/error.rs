@@ -48,18 +48,24 @@ pub(crate) enum Error {
         current_state: String,
         requested_action: String,
     },
-    #[error("pane {predecessor_pane_id} is {current_state}; only removed or failed panes can be recreated")]
+    #[error(
+        "pane {predecessor_pane_id} is {current_state}; only removed or failed panes can be recreated"
+    )]
     IllegalRecreateSource {
         predecessor_pane_id: String,
         current_state: String,
     },
-    #[error("pane {predecessor_pane_id} is at chain depth {predecessor_chain_depth}; the limit is {limit}")]
+    #[error(
+        "pane {predecessor_pane_id} is at chain depth {predecessor_chain_depth}; the limit is {limit}"
+    )]
     RecreateChainTooDeep {
         predecessor_pane_id: String,
         predecessor_chain_depth: u32,
         limit: u32,
     },
-    #[error("pane {predecessor_pane_id} already has a live successor {in_flight_successor_pane_id}")]
+    #[error(
+        "pane {predecessor_pane_id} already has a live successor {in_flight_successor_pane_id}"
+    )]
     ConcurrentRecreate {
         predecessor_pane_id: String,
         in_flight_successor_pane_id: String,
@@ -177,7 +183,10 @@ impl Error {
                 limit,
             } => vec![
                 ("predecessor_pane_id", predecessor_pane_id.clone()),
-                ("predecessor_chain_depth", predecessor_chain_depth.to_string()),
+                (
+                    "predecessor_chain_depth",
+                    predecessor_chain_depth.to_string(),
+                ),
                 ("limit", limit.to_string()),
             ],
             Error::ConcurrentRecreate {
@@ -198,10 +207,7 @@ impl Error {
                 ("limit", limit.to_string()),
             ],
         };
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 }
 

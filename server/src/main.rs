@@ -17,7 +17,11 @@ use clap::Parser;
 /// (`AGENTTOWER_STATE_DIR`, `AGENTTOWER_CONFIG_DIR`, `AGENTTOWER_SOCKET`, ...)
 /// or the XDG defaults; see docs/operator-guide.md.
 #[derive(Debug, Parser)]
-#[command(name = "agenttowerd", version, about = "AgentTower managed-session daemon")]
+#[command(
+    name = "agenttowerd",
+    version,
+    about = "AgentTower managed-session daemon"
+)]
 struct Args {
     /// Log filter (tracing syntax), e.g. `info` or `agenttowerd=debug`.
     #[arg(long, env = "AGENTTOWER_LOG", default_value = "info")]
@@ -33,7 +37,10 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agenttowerd: cannot start the async runtime: {e}");

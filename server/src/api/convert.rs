@@ -162,8 +162,11 @@ pub(crate) fn container(c: ContainerRow) -> pb::Container {
 pub(crate) fn event(e: EventRow) -> pb::LifecycleEvent {
     pb::LifecycleEvent {
         sequence: e.sequence.max(0) as u64,
-        event_type: pb::EventType::from_str_name(&format!("EVENT_TYPE_{}", e.event_type.to_uppercase()))
-            .unwrap_or(pb::EventType::Unspecified) as i32,
+        event_type: pb::EventType::from_str_name(&format!(
+            "EVENT_TYPE_{}",
+            e.event_type.to_uppercase()
+        ))
+        .unwrap_or(pb::EventType::Unspecified) as i32,
         actor: match e.actor.as_str() {
             "operator" => pb::Actor::Operator,
             "daemon" => pb::Actor::Daemon,
@@ -252,7 +255,10 @@ pub(crate) fn origin_filter(v: i32) -> Result<Option<Origin>> {
         Ok(pb::AgentOrigin::Unspecified) => Ok(None),
         Ok(pb::AgentOrigin::Managed) => Ok(Some(Origin::Managed)),
         Ok(pb::AgentOrigin::Adopted) => Ok(Some(Origin::Adopted)),
-        Err(_) => Err(Error::validation("origin", format!("unknown origin value {v}"))),
+        Err(_) => Err(Error::validation(
+            "origin",
+            format!("unknown origin value {v}"),
+        )),
     }
 }
 

@@ -167,11 +167,7 @@ impl Api {
         &self,
         _: pb::ListContainersRequest,
     ) -> Result<pb::ListContainersResponse> {
-        let rows = self
-            .svc
-            .store
-            .read(crate::store::containers::list)
-            .await?;
+        let rows = self.svc.store.read(crate::store::containers::list).await?;
         Ok(pb::ListContainersResponse {
             containers: rows.into_iter().map(convert::container).collect(),
             next_page_token: String::new(),
@@ -238,10 +234,17 @@ impl Api {
         Err(pending())
     }
 
-    async fn list_templates(&self, _: pb::ListTemplatesRequest) -> Result<pb::ListTemplatesResponse> {
+    async fn list_templates(
+        &self,
+        _: pb::ListTemplatesRequest,
+    ) -> Result<pb::ListTemplatesResponse> {
         let catalog = self.svc.catalog();
         Ok(pb::ListTemplatesResponse {
-            templates: catalog.templates.into_values().map(convert::template).collect(),
+            templates: catalog
+                .templates
+                .into_values()
+                .map(convert::template)
+                .collect(),
             warnings: catalog.warnings,
         })
     }
@@ -252,7 +255,11 @@ impl Api {
     ) -> Result<pb::ListLaunchProfilesResponse> {
         let catalog = self.svc.catalog();
         Ok(pb::ListLaunchProfilesResponse {
-            profiles: catalog.profiles.into_values().map(convert::profile).collect(),
+            profiles: catalog
+                .profiles
+                .into_values()
+                .map(convert::profile)
+                .collect(),
             warnings: catalog.warnings,
         })
     }
@@ -315,5 +322,11 @@ macro_rules! with_api_methods {
     };
 }
 
-with_api_methods!(ManagedSessions, pb::managed_sessions_server::ManagedSessions);
-with_api_methods!(AppManagedSessions, pb::app_managed_sessions_server::AppManagedSessions);
+with_api_methods!(
+    ManagedSessions,
+    pb::managed_sessions_server::ManagedSessions
+);
+with_api_methods!(
+    AppManagedSessions,
+    pb::app_managed_sessions_server::AppManagedSessions
+);

@@ -46,9 +46,7 @@ pub(crate) async fn serve(
             ManagedSessions(api.clone()),
         ))
         .add_service(
-            pb::app_managed_sessions_server::AppManagedSessionsServer::new(AppManagedSessions(
-                api,
-            )),
+            pb::app_managed_sessions_server::AppManagedSessionsServer::new(AppManagedSessions(api)),
         )
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await?;

@@ -53,18 +53,22 @@ impl From<Error> for Status {
             domain: DOMAIN.to_string(),
             metadata: details.clone().into_iter().collect(),
         };
-        let enum_code = pb::ErrorCode::from_str_name(&format!("ERROR_CODE_{}", reason.to_uppercase()))
-            .unwrap_or(pb::ErrorCode::Unspecified);
+        let enum_code =
+            pb::ErrorCode::from_str_name(&format!("ERROR_CODE_{}", reason.to_uppercase()))
+                .unwrap_or(pb::ErrorCode::Unspecified);
         let detail = pb::ErrorDetail {
             code: enum_code as i32,
             details: details.into_iter().collect(),
         };
-        let message = format!("{reason}: {e}");
+        let message = e.to_string();
         let status = tonic_types::pb::Status {
             code: code as i32,
             message: message.clone(),
             details: vec![
-                any("type.googleapis.com/google.rpc.ErrorInfo", info.encode_to_vec()),
+                any(
+                    "type.googleapis.com/google.rpc.ErrorInfo",
+                    info.encode_to_vec(),
+                ),
                 any(
                     "type.googleapis.com/agenttower.v1.ErrorDetail",
                     detail.encode_to_vec(),
@@ -94,6 +98,11 @@ mod tests {
         let status: Status = Error::internal(anyhow::anyhow!("disk I/O error at /secret")).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
-        assert!(agenttower::client::api_error(&status).unwrap().details.is_empty());
+        assert!(
+            agenttower::client::api_error(&status)
+                .unwrap()
+                .details
+                .is_empty()
+        );
     }
 }

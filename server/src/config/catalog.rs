@@ -156,12 +156,7 @@ fn yaml_files(dir: &Path, warnings: &mut Vec<String>) -> Vec<(String, String)> {
     };
     let mut paths: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            )
-        })
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         .collect();
     paths.sort();
     paths
@@ -184,7 +179,8 @@ fn check_template(t: Template) -> Result<Template, String> {
     for (i, p) in t.panes.iter().enumerate() {
         validate::identifier(&p.role).map_err(|r| format!("panes[{i}].role: {r}"))?;
         validate::identifier(&p.capability).map_err(|r| format!("panes[{i}].capability: {r}"))?;
-        check_label_pattern(&p.label_pattern).map_err(|r| format!("panes[{i}].label_pattern: {r}"))?;
+        check_label_pattern(&p.label_pattern)
+            .map_err(|r| format!("panes[{i}].label_pattern: {r}"))?;
         if let Some(r) = &p.default_launch_command_ref {
             validate::catalog_name(r)
                 .map_err(|e| format!("panes[{i}].default_launch_command_ref: {e}"))?;
@@ -194,7 +190,9 @@ fn check_template(t: Template) -> Result<Template, String> {
     let probe = resolve_labels(&t, "s");
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = probe.iter().find(|l| !seen.insert(l.as_str())) {
-        return Err(format!("label_pattern: two panes resolve to the same label {dup:?}"));
+        return Err(format!(
+            "label_pattern: two panes resolve to the same label {dup:?}"
+        ));
     }
     Ok(t)
 }

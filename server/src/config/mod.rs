@@ -120,7 +120,10 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.capacity >= 1, "capacity must be at least 1");
-        anyhow::ensure!(self.stage_timeout_ms >= 1, "stage_timeout_ms must be positive");
+        anyhow::ensure!(
+            self.stage_timeout_ms >= 1,
+            "stage_timeout_ms must be positive"
+        );
         anyhow::ensure!(
             (10..=1000).contains(&self.pane_columns) && (5..=1000).contains(&self.pane_rows),
             "pane_columns must be 10..=1000 and pane_rows 5..=1000"

@@ -8,7 +8,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-
 /// A failed runtime call, classified for the retry policy of SPEC §8.
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum RuntimeError {
@@ -31,7 +30,10 @@ pub(crate) enum RuntimeError {
 impl RuntimeError {
     /// Whether SPEC §8's retry policy applies.
     pub(crate) fn is_transient(&self) -> bool {
-        matches!(self, RuntimeError::Timeout(_) | RuntimeError::Unreachable(_))
+        matches!(
+            self,
+            RuntimeError::Timeout(_) | RuntimeError::Unreachable(_)
+        )
     }
 }
 

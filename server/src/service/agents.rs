@@ -66,7 +66,10 @@ impl Services {
             && id.starts_with('%')
             && id[1..].chars().all(|c| c.is_ascii_digit()))
         {
-            return Err(Error::validation("tmux_pane_id", "must be a tmux pane id like %3"));
+            return Err(Error::validation(
+                "tmux_pane_id",
+                "must be a tmux pane id like %3",
+            ));
         }
         validate::field_identifier("role", &req.role)?;
         validate::field_identifier("capability", &req.capability)?;
@@ -81,7 +84,10 @@ impl Services {
             id.as_str(),
             &format!("#{{session_name}}\t#{{pane_title}}\t#{{{MARKER_OPTION}}}"),
         ]);
-        let out = match rt.tmux(chain.into_args(), self.config.stage_timeout()).await {
+        let out = match rt
+            .tmux(chain.into_args(), self.config.stage_timeout())
+            .await
+        {
             Ok(out) => out,
             Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => {
                 return Err(Error::validation(

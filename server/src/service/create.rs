@@ -65,7 +65,10 @@ impl CreateLayout {
                 })?;
             }
             validate::catalog_name(profile).map_err(|r| {
-                Error::validation("launch_command_overrides", format!("value for {key:?}: {r}"))
+                Error::validation(
+                    "launch_command_overrides",
+                    format!("value for {key:?}: {r}"),
+                )
             })?;
         }
         Ok(())
@@ -83,19 +86,23 @@ struct ResolvedSlot {
 /// Resolves the template's slots to labels and launch profiles, refusing an
 /// override key that names no pane.
 fn plan(req: &CreateLayout, catalog: &Catalog) -> Result<Vec<ResolvedSlot>> {
-    let template = catalog
-        .templates
-        .get(&req.template_name)
-        .ok_or_else(|| Error::TemplateNotFound {
-            template_name: req.template_name.clone(),
-            known_templates: catalog.templates.keys().cloned().collect(),
-        })?;
+    let template =
+        catalog
+            .templates
+            .get(&req.template_name)
+            .ok_or_else(|| Error::TemplateNotFound {
+                template_name: req.template_name.clone(),
+                known_templates: catalog.templates.keys().cloned().collect(),
+            })?;
     let labels = catalog::resolve_labels(template, &req.tmux_session_name);
     let mut used = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(labels.len());
     for (slot, label) in template.panes.iter().zip(labels) {
         validate::identifier(&label).map_err(|r| {
-            Error::validation("tmux_session_name", format!("resolved label {label:?}: {r}"))
+            Error::validation(
+                "tmux_session_name",
+                format!("resolved label {label:?}: {r}"),
+            )
         })?;
         let key = format!("{}:{label}", slot.role);
         let profile = match req.overrides.get(&key) {
@@ -171,8 +178,12 @@ impl Services {
             return Ok((view, true));
         }
         let plans = plan(&req, &self.catalog())?;
-        if session_exists(runtime.as_ref(), &req.tmux_session_name, self.config.stage_timeout())
-            .await
+        if session_exists(
+            runtime.as_ref(),
+            &req.tmux_session_name,
+            self.config.stage_timeout(),
+        )
+        .await
         {
             return Err(Error::SessionNameConflict {
                 container_id: container.id.clone(),

@@ -132,7 +132,10 @@ impl PaneState {
 
     /// A pane that still occupies its label and tmux slot.
     pub(crate) fn is_live(self) -> bool {
-        matches!(self, PaneState::Creating | PaneState::Ready | PaneState::Degraded)
+        matches!(
+            self,
+            PaneState::Creating | PaneState::Ready | PaneState::Degraded
+        )
     }
 }
 

@@ -73,7 +73,12 @@ impl Transition {
 /// Applies `t` to `pane` if it is still in the state it was read in. Returns
 /// `false` (and writes nothing) when another writer moved it first; refuses
 /// transitions SPEC §6 does not allow.
-pub(crate) fn transition(tx: &mut Tx<'_>, pane: &PaneRow, t: Transition, actor: Actor) -> Result<bool> {
+pub(crate) fn transition(
+    tx: &mut Tx<'_>,
+    pane: &PaneRow,
+    t: Transition,
+    actor: Actor,
+) -> Result<bool> {
     let from = pane_state(pane)?;
     if !from.can_become(t.to) {
         return Err(Error::IllegalTransition {

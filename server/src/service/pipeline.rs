@@ -70,7 +70,12 @@ pub(crate) async fn spawn_layout(
     }
 }
 
-async fn spawn(svc: &Services, rt: &dyn Runtime, layout_id: &str, plans: &[PanePlan]) -> Result<()> {
+async fn spawn(
+    svc: &Services,
+    rt: &dyn Runtime,
+    layout_id: &str,
+    plans: &[PanePlan],
+) -> Result<()> {
     let Some(first) = plans.first() else {
         return Ok(());
     };
@@ -89,7 +94,10 @@ async fn spawn(svc: &Services, rt: &dyn Runtime, layout_id: &str, plans: &[PaneP
         .zip(ids.iter().map(Some).chain(std::iter::repeat(None)))
         .filter_map(|((p, log), id)| id.map(|id| (p.clone(), id.clone(), log.clone())))
         .collect();
-    let failed: Vec<PaneRow> = plans[created.len()..].iter().map(|p| p.pane.clone()).collect();
+    let failed: Vec<PaneRow> = plans[created.len()..]
+        .iter()
+        .map(|p| p.pane.clone())
+        .collect();
     let reason = create_error.unwrap_or_else(|| "tmux created no pane".into());
     let recorded: Vec<(String, String)> = created
         .iter()
@@ -108,7 +116,14 @@ async fn spawn(svc: &Services, rt: &dyn Runtime, layout_id: &str, plans: &[PaneP
     tokio::time::sleep(svc.config.settle_window()).await;
     let probe = with_retries(&backoffs(svc), |_| {
         let mut chain = Chain::new();
-        chain.cmd(["list-panes", "-s", "-t", &session_target(&session), "-F", PANE_FIELDS]);
+        chain.cmd([
+            "list-panes",
+            "-s",
+            "-t",
+            &session_target(&session),
+            "-F",
+            PANE_FIELDS,
+        ]);
         rt.tmux(chain.into_args(), svc.config.stage_timeout())
     })
     .await
@@ -222,7 +237,12 @@ fn marker_title(pane: &PaneRow) -> String {
 }
 
 /// The one chain that creates every pane of a layout.
-fn create_chain(svc: &Services, session: &str, plans: &[PanePlan], logs: &[LogPlan]) -> Result<Chain> {
+fn create_chain(
+    svc: &Services,
+    session: &str,
+    plans: &[PanePlan],
+    logs: &[LogPlan],
+) -> Result<Chain> {
     let target = session_target(session);
     let (cols, rows) = (
         svc.config.pane_columns.to_string(),
@@ -241,17 +261,32 @@ fn create_chain(svc: &Services, session: &str, plans: &[PanePlan], logs: &[LogPl
         create.extend(launch_args(&plan.launch));
         chain.cmd(create);
         chain.cmd(["set-option", "-p", "-t", &target, "remain-on-exit", "on"]);
-        chain.cmd(["select-pane", "-t", &target, "-T", &marker_title(&plan.pane)]);
+        chain.cmd([
+            "select-pane",
+            "-t",
+            &target,
+            "-T",
+            &marker_title(&plan.pane),
+        ]);
         let token = plan.pane.pending_marker_token.clone().unwrap_or_default();
         chain.cmd(["set-option", "-p", "-t", &target, MARKER_OPTION, &token]);
         if let Ok(log) = log {
             let path = log.target.to_str().ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("log path {} is not UTF-8", log.target.display()))
+                Error::internal(anyhow::anyhow!(
+                    "log path {} is not UTF-8",
+                    log.target.display()
+                ))
             })?;
             let quoted = shlex::try_quote(path).map_err(Error::internal)?;
             // pipe-pane only takes a shell command; the path is quoted and
             // built from validated labels and the daemon's own log dir.
-            chain.cmd(["pipe-pane", "-o", "-t", &target, &format!("exec cat >> {quoted}")]);
+            chain.cmd([
+                "pipe-pane",
+                "-o",
+                "-t",
+                &target,
+                &format!("exec cat >> {quoted}"),
+            ]);
         }
         if i > 0 {
             chain.cmd(["select-layout", "-t", &target, "tiled"]);
@@ -271,7 +306,12 @@ async fn create_panes(
 ) -> (Vec<String>, Option<String>) {
     let chain = match create_chain(svc, session, plans, logs) {
         Ok(chain) => chain,
-        Err(e) => return (vec![], Some(format!("cannot build the tmux command: {e:?}"))),
+        Err(e) => {
+            return (
+                vec![],
+                Some(format!("cannot build the tmux command: {e:?}")),
+            );
+        }
     };
     let tokens: Vec<String> = plans
         .iter()
@@ -323,16 +363,27 @@ async fn remove_partial_session(
 ) -> std::result::Result<(), RuntimeError> {
     let target = session_target(session);
     let mut list = Chain::new();
-    list.cmd(["list-panes", "-s", "-t", &target, "-F", &format!("#{{{MARKER_OPTION}}}")]);
+    list.cmd([
+        "list-panes",
+        "-s",
+        "-t",
+        &target,
+        "-F",
+        &format!("#{{{MARKER_OPTION}}}"),
+    ]);
     let out = match rt.tmux(list.into_args(), svc.config.stage_timeout()).await {
         Ok(out) => out,
         Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => return Ok(()),
         Err(e) => return Err(e),
     };
-    if out.lines().all(|t| tokens.iter().any(|ours| ours == t.trim())) {
+    if out
+        .lines()
+        .all(|t| tokens.iter().any(|ours| ours == t.trim()))
+    {
         let mut kill = Chain::new();
         kill.cmd(["kill-session", "-t", &target]);
-        rt.tmux(kill.into_args(), svc.config.stage_timeout()).await?;
+        rt.tmux(kill.into_args(), svc.config.stage_timeout())
+            .await?;
     }
     Ok(())
 }
@@ -348,7 +399,12 @@ async fn finalize_titles(svc: &Services, rt: &dyn Runtime, panes: &[(String, Str
     for (id, label) in panes {
         one(&mut chain, id, label);
     }
-    if chain.is_empty() || rt.tmux(chain.into_args(), svc.config.stage_timeout()).await.is_ok() {
+    if chain.is_empty()
+        || rt
+            .tmux(chain.into_args(), svc.config.stage_timeout())
+            .await
+            .is_ok()
+    {
         return;
     }
     for (id, label) in panes {
@@ -454,7 +510,8 @@ fn settle(tx: &mut Tx<'_>, layout_id: &str, socket: &str, outcomes: Vec<Outcome>
             continue;
         }
         if let Err(reason) = &o.present {
-            let t = Transition::stopped(PaneState::Failed, FailedStage::Registration, reason.clone());
+            let t =
+                Transition::stopped(PaneState::Failed, FailedStage::Registration, reason.clone());
             transition(tx, &current, t, Actor::Daemon)?;
             continue;
         }
@@ -576,7 +633,16 @@ mod tests {
         };
         assert_eq!(
             launch_args(&launch),
-            ["-e", "K=v;", "-c", "/tmp", "--", "env", "--", "htop; rm -rf /"]
+            [
+                "-e",
+                "K=v;",
+                "-c",
+                "/tmp",
+                "--",
+                "env",
+                "--",
+                "htop; rm -rf /"
+            ]
         );
     }
 }

@@ -59,7 +59,9 @@ fn paged<R, T, K: Serialize>(
 ) -> Page<T> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_page_token = more.then(|| rows.last().map(|r| encode_token(&key(r)))).flatten();
+    let next_page_token = more
+        .then(|| rows.last().map(|r| encode_token(&key(r))))
+        .flatten();
     Page {
         items: rows.into_iter().map(item).collect(),
         next_page_token,
@@ -93,7 +95,12 @@ impl Services {
             .store
             .read(move |conn| layouts::page(conn, &filter, after, limit + 1))
             .await?;
-        Ok(paged(rows, limit, |(rank, l)| (*rank, l.id.clone()), |(_, l)| l))
+        Ok(paged(
+            rows,
+            limit,
+            |(rank, l)| (*rank, l.id.clone()),
+            |(_, l)| l,
+        ))
     }
 
     /// M3. Removed panes only when `include_terminal`.
@@ -154,7 +161,11 @@ impl Services {
     }
 
     /// M5: a pane and, on request, its predecessors newest first.
-    pub(crate) async fn get_pane(&self, id: &str, with_chain: bool) -> Result<(PaneRow, Vec<PaneRow>)> {
+    pub(crate) async fn get_pane(
+        &self,
+        id: &str,
+        with_chain: bool,
+    ) -> Result<(PaneRow, Vec<PaneRow>)> {
         validate::field_token("pane_id", id)?;
         let key = id.to_string();
         let found = self

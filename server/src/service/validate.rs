@@ -98,7 +98,16 @@ mod tests {
     fn identifiers_refuse_hostile_text() {
         assert!(identifier("work.m1").is_ok());
         assert!(identifier(&"a".repeat(64)).is_ok());
-        for bad in ["", "a b", "a\u{7}", "a;rm -rf", "$(x)", "a'b", "é", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "a\u{7}",
+            "a;rm -rf",
+            "$(x)",
+            "a'b",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert!(identifier(bad).is_err(), "{bad:?} accepted");
         }
         assert!(catalog_name("1m+2s").is_ok());

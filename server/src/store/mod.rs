@@ -150,10 +150,10 @@ fn migrate(conn: &mut SqliteConnection) -> anyhow::Result<()> {
     use diesel::migration::MigrationSource;
     let known: std::collections::HashSet<String> =
         MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .iter()
-        .map(|m| m.name().version().to_string())
-        .collect();
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect();
     let applied = conn
         .applied_migrations()
         .map_err(|e| anyhow::anyhow!("cannot read the schema version: {e}"))?;

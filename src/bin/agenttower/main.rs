@@ -1,0 +1,656 @@
+//! `agenttower`: the command line for scripts and operators. One subcommand
+//! per API method, human tables by default, `--json` (proto3 JSON) for
+//! machines, and exit codes that tell usage errors, an unreachable daemon and
+//! API errors apart.
+
+mod daemon;
+mod output;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use agenttower::client::{self, ManagedSessionsClient};
+use agenttower::pb;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use output::{Out, print_table};
+
+/// Exit code: success.
+const EXIT_OK: u8 = 0;
+/// Exit code: the daemon is not reachable on its socket.
+const EXIT_UNAVAILABLE: u8 = 3;
+/// Exit code: the API answered with a closed-set error (printed).
+const EXIT_API: u8 = 4;
+/// Exit code: `layout create --wait` settled degraded or failed.
+const EXIT_NOT_READY: u8 = 5;
+/// Exit code: `--wait` gave up before the layout settled.
+const EXIT_TIMEOUT: u8 = 6;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agenttower",
+    version,
+    about = "Control AgentTower managed tmux layouts"
+)]
+struct Cli {
+    /// Daemon socket (default: $AGENTTOWER_SOCKET or the state directory's).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+    /// Print machine-readable JSON (proto3 JSON) instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Managed layouts.
+    #[command(subcommand)]
+    Layout(LayoutCmd),
+    /// Panes of managed layouts.
+    #[command(subcommand)]
+    Pane(PaneCmd),
+    /// Registered agents (managed and adopted panes).
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// The lifecycle event log.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// The container registry.
+    #[command(subcommand)]
+    Container(ContainerCmd),
+    /// Layout templates (built-in and operator files).
+    Templates,
+    /// Launch profiles (built-in and operator files).
+    Profiles,
+    /// Start, stop or check agenttowerd.
+    #[command(subcommand)]
+    Daemon(daemon::DaemonCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum LayoutCmd {
+    /// Create a layout from a template (answers at once; --wait follows it).
+    Create(CreateArgs),
+    /// List layouts: state priority, then newest first.
+    List {
+        #[arg(long)]
+        container: Option<String>,
+        #[arg(long = "state", value_enum)]
+        states: Vec<StateArg>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one layout with its panes.
+    Get {
+        layout_id: String,
+        /// Include removed panes.
+        #[arg(long)]
+        include_removed: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// Template name, e.g. 1m+2s.
+    #[arg(long, short)]
+    template: String,
+    /// tmux session name (letters, digits, '_', '-').
+    #[arg(long, short)]
+    session: String,
+    /// Container id, short id or name.
+    #[arg(long, short, default_value = "local")]
+    container: String,
+    /// Launch profile for one pane: ROLE:LABEL=PROFILE (repeatable).
+    #[arg(long = "override", value_name = "ROLE:LABEL=PROFILE")]
+    overrides: Vec<String>,
+    /// Idempotency key: repeating the create returns the same layout.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Follow the layout until it settles.
+    #[arg(long)]
+    wait: bool,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    wait_timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum PaneCmd {
+    /// List panes: state priority, layout, pane index.
+    List {
+        #[arg(long)]
+        container: Option<String>,
+        #[arg(long)]
+        layout: Option<String>,
+        #[arg(long = "state", value_enum)]
+        states: Vec<StateArg>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one pane.
+    Get {
+        pane_id: String,
+        /// Also show its predecessor chain, newest first.
+        #[arg(long)]
+        chain: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCmd {
+    /// List registered agents.
+    List {
+        #[arg(long)]
+        container: Option<String>,
+        #[arg(long, value_enum)]
+        origin: Option<OriginArg>,
+        /// Include agents whose pane was removed.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Register an existing tmux pane (one the daemon did not create).
+    Adopt {
+        /// tmux pane id, e.g. %3.
+        tmux_pane_id: String,
+        #[arg(long, default_value = "local")]
+        container: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        capability: String,
+        #[arg(long)]
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCmd {
+    /// Print the event history after a sequence.
+    List {
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long)]
+        container: Option<String>,
+        #[arg(long)]
+        layout: Option<String>,
+        #[arg(long)]
+        pane: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContainerCmd {
+    /// List registered containers.
+    List,
+}
+
+#[derive(Debug, Args)]
+struct PageArgs {
+    /// Rows per page (default 50, max 200).
+    #[arg(long, default_value_t = 0)]
+    page_size: u32,
+    /// Continue from a previous page's next_page_token.
+    #[arg(long, default_value = "")]
+    page_token: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StateArg {
+    Creating,
+    Ready,
+    Degraded,
+    Failed,
+    Removed,
+}
+
+impl StateArg {
+    fn pane(self) -> i32 {
+        (match self {
+            StateArg::Creating => pb::PaneState::Creating,
+            StateArg::Ready => pb::PaneState::Ready,
+            StateArg::Degraded => pb::PaneState::Degraded,
+            StateArg::Failed => pb::PaneState::Failed,
+            StateArg::Removed => pb::PaneState::Removed,
+        }) as i32
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OriginArg {
+    Managed,
+    Adopted,
+}
+
+/// Why a command failed, mapped to its exit code.
+enum Failure {
+    Unavailable(String),
+    Api(tonic::Status),
+    Usage(String),
+    NotReady(String),
+    Timeout(String),
+}
+
+impl From<client::DaemonUnavailable> for Failure {
+    fn from(e: client::DaemonUnavailable) -> Self {
+        Failure::Unavailable(e.to_string())
+    }
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(s: tonic::Status) -> Self {
+        Failure::Api(s)
+    }
+}
+
+type CliResult = Result<(), Failure>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    // Behave like any Unix filter when the reader goes away (`| head`).
+    // SAFETY: set once at start-up, before any other thread exists.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
+    let cli = Cli::parse();
+    let socket = cli
+        .socket
+        .clone()
+        .unwrap_or_else(agenttower::paths::socket_path);
+    let out = Out { json: cli.json };
+    let result = run(cli.command, &socket, &out).await;
+    ExitCode::from(match result {
+        Ok(()) => EXIT_OK,
+        Err(Failure::Unavailable(e)) => {
+            out.error(
+                "daemon_unavailable",
+                &e,
+                &HashMap::from([("socket".to_string(), socket.display().to_string())]),
+            );
+            EXIT_UNAVAILABLE
+        }
+        Err(Failure::Api(status)) => {
+            match client::api_error(&status) {
+                Some(api) => out.error(
+                    &api.reason,
+                    &api.message,
+                    &api.details.into_iter().collect(),
+                ),
+                None if status.code() == tonic::Code::Unavailable => {
+                    out.error("daemon_unavailable", status.message(), &HashMap::new());
+                    return ExitCode::from(EXIT_UNAVAILABLE);
+                }
+                None => out.error("internal_error", status.message(), &HashMap::new()),
+            }
+            EXIT_API
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            2
+        }
+        Err(Failure::NotReady(msg)) => {
+            eprintln!("{msg}");
+            EXIT_NOT_READY
+        }
+        Err(Failure::Timeout(msg)) => {
+            eprintln!("{msg}");
+            EXIT_TIMEOUT
+        }
+    })
+}
+
+async fn connect(socket: &std::path::Path) -> Result<ManagedSessionsClient, Failure> {
+    Ok(ManagedSessionsClient::new(client::connect(socket).await?))
+}
+
+async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult {
+    match command {
+        Command::Daemon(cmd) => daemon::run(cmd, socket, out).await,
+        Command::Layout(cmd) => layout(cmd, connect(socket).await?, out).await,
+        Command::Pane(cmd) => pane(cmd, connect(socket).await?, out).await,
+        Command::Agent(cmd) => agent(cmd, connect(socket).await?, out).await,
+        Command::Events(cmd) => events(cmd, connect(socket).await?, out).await,
+        Command::Container(ContainerCmd::List) => {
+            let r = connect(socket)
+                .await?
+                .list_containers(pb::ListContainersRequest::default())
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                print_table(
+                    &["CONTAINER", "NAME", "RUNTIME", "STATE", "LAST SEEN"],
+                    r.containers.iter().map(|c| {
+                        vec![
+                            c.container_id.clone(),
+                            c.name.clone(),
+                            output::enum_name(c.runtime().as_str_name(), "RUNTIME_KIND_"),
+                            output::enum_name(c.state().as_str_name(), "CONTAINER_STATE_"),
+                            c.last_seen.clone(),
+                        ]
+                    }),
+                )
+            });
+            Ok(())
+        }
+        Command::Templates => {
+            let r = connect(socket)
+                .await?
+                .list_templates(pb::ListTemplatesRequest::default())
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                print_table(
+                    &["TEMPLATE", "PANES", "SOURCE"],
+                    r.templates.iter().map(|t| {
+                        let panes = t
+                            .panes
+                            .iter()
+                            .map(|p| format!("{}:{}", p.role, p.label_pattern))
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        vec![t.name.clone(), panes, t.source.clone()]
+                    }),
+                );
+                output::warnings(&r.warnings);
+            });
+            Ok(())
+        }
+        Command::Profiles => {
+            let r = connect(socket)
+                .await?
+                .list_launch_profiles(pb::ListLaunchProfilesRequest::default())
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                print_table(
+                    &["PROFILE", "COMMAND", "SOURCE"],
+                    r.profiles.iter().map(|p| {
+                        let cmd = if p.command.is_empty() {
+                            "(login shell)".to_string()
+                        } else {
+                            format!("{:?}", p.command)
+                        };
+                        vec![p.name.clone(), cmd, p.source.clone()]
+                    }),
+                );
+                output::warnings(&r.warnings);
+            });
+            Ok(())
+        }
+    }
+}
+
+async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+    match cmd {
+        LayoutCmd::Create(args) => {
+            let mut overrides = HashMap::new();
+            for o in &args.overrides {
+                let (key, profile) = o.split_once('=').ok_or_else(|| {
+                    Failure::Usage(format!("--override {o:?} is not ROLE:LABEL=PROFILE"))
+                })?;
+                overrides.insert(key.to_string(), profile.to_string());
+            }
+            let r = c
+                .create_layout(pb::CreateLayoutRequest {
+                    container_id: args.container,
+                    template_name: args.template,
+                    tmux_session_name: args.session,
+                    launch_command_overrides: overrides,
+                    idempotency_key: args.idempotency_key.unwrap_or_default(),
+                })
+                .await?
+                .into_inner();
+            if !args.wait {
+                out.show(&r, || {
+                    println!(
+                        "layout {} {}{}",
+                        r.layout_id,
+                        output::layout_state(r.state()),
+                        if r.replay { " (replay)" } else { "" }
+                    );
+                    output::panes_table(&r.panes);
+                });
+                return Ok(());
+            }
+            wait_settled(
+                &mut c,
+                &r.layout_id,
+                Duration::from_secs(args.wait_timeout),
+                out,
+            )
+            .await
+        }
+        LayoutCmd::List {
+            container,
+            states,
+            page,
+        } => {
+            let r = c
+                .list_layouts(pb::ListLayoutsRequest {
+                    container_id: container.unwrap_or_default(),
+                    states: states.iter().map(|s| s.pane()).collect(),
+                    page_size: page.page_size,
+                    page_token: page.page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                output::layouts_table(&r.layouts);
+                output::next_page(&r.next_page_token);
+            });
+            Ok(())
+        }
+        LayoutCmd::Get {
+            layout_id,
+            include_removed,
+        } => {
+            let r = c
+                .get_layout(pb::GetLayoutRequest {
+                    layout_id,
+                    include_terminal_panes: include_removed,
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                if let Some(l) = &r.layout {
+                    output::layouts_table(std::slice::from_ref(l));
+                    println!();
+                }
+                output::panes_table(&r.panes);
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Polls the layout until it leaves `creating`, printing progress on change.
+async fn wait_settled(
+    c: &mut ManagedSessionsClient,
+    layout_id: &str,
+    timeout: Duration,
+    out: &Out,
+) -> CliResult {
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    loop {
+        let r = c
+            .get_layout(pb::GetLayoutRequest {
+                layout_id: layout_id.to_string(),
+                include_terminal_panes: false,
+            })
+            .await?
+            .into_inner();
+        let layout = r.layout.clone().unwrap_or_default();
+        let progress = (layout.state, layout.ready_pane_count);
+        if last != Some(progress) && !out.json {
+            eprintln!(
+                "layout {layout_id}: {} ({}/{} ready)",
+                output::layout_state(layout.state()),
+                layout.ready_pane_count,
+                layout.intended_pane_count
+            );
+            last = Some(progress);
+        }
+        if layout.state() != pb::LayoutState::Creating {
+            out.show(&r, || output::panes_table(&r.panes));
+            return match layout.state() {
+                pb::LayoutState::Ready => Ok(()),
+                other => Err(Failure::NotReady(format!(
+                    "layout {layout_id} settled {}: {}",
+                    output::layout_state(other),
+                    layout.hint
+                ))),
+            };
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::Timeout(format!(
+                "layout {layout_id} still creating after {timeout:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn pane(cmd: PaneCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+    match cmd {
+        PaneCmd::List {
+            container,
+            layout,
+            states,
+            page,
+        } => {
+            let r = c
+                .list_panes(pb::ListPanesRequest {
+                    container_id: container.unwrap_or_default(),
+                    layout_id: layout.unwrap_or_default(),
+                    states: states.iter().map(|s| s.pane()).collect(),
+                    page_size: page.page_size,
+                    page_token: page.page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                output::panes_table(&r.panes);
+                output::next_page(&r.next_page_token);
+            });
+            Ok(())
+        }
+        PaneCmd::Get { pane_id, chain } => {
+            let r = c
+                .get_pane(pb::GetPaneRequest {
+                    pane_id,
+                    include_predecessor_chain: chain,
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                output::panes_table(r.pane.as_slice());
+                if chain && !r.predecessor_chain.is_empty() {
+                    println!("\npredecessors (newest first):");
+                    output::panes_table(&r.predecessor_chain);
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+    let r = match cmd {
+        AgentCmd::List {
+            container,
+            origin,
+            all,
+            page,
+        } => {
+            let r = c
+                .list_agents(pb::ListAgentsRequest {
+                    container_id: container.unwrap_or_default(),
+                    origin: match origin {
+                        None => pb::AgentOrigin::Unspecified,
+                        Some(OriginArg::Managed) => pb::AgentOrigin::Managed,
+                        Some(OriginArg::Adopted) => pb::AgentOrigin::Adopted,
+                    } as i32,
+                    include_unregistered: all,
+                    page_size: page.page_size,
+                    page_token: page.page_token,
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                output::agents_table(&r.agents);
+                output::next_page(&r.next_page_token);
+            });
+            return Ok(());
+        }
+        AgentCmd::Adopt {
+            tmux_pane_id,
+            container,
+            role,
+            capability,
+            label,
+        } => c
+            .adopt_pane(pb::AdoptPaneRequest {
+                container_id: container,
+                tmux_pane_id,
+                role,
+                capability,
+                label,
+            })
+            .await?
+            .into_inner(),
+    };
+    out.show(&r, || output::agents_table(r.agent.as_slice()));
+    Ok(())
+}
+
+async fn events(cmd: EventsCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+    let EventsCmd::List {
+        after,
+        container,
+        layout,
+        pane,
+        page,
+    } = cmd;
+    let r = c
+        .list_events(pb::ListEventsRequest {
+            after_sequence: after,
+            container_id: container.unwrap_or_default(),
+            layout_id: layout.unwrap_or_default(),
+            pane_id: pane.unwrap_or_default(),
+            event_types: vec![],
+            page_size: page.page_size,
+            page_token: page.page_token,
+        })
+        .await?
+        .into_inner();
+    out.show(&r, || {
+        print_table(
+            &["SEQ", "TIME", "EVENT", "LAYOUT", "PANE", "ACTOR"],
+            r.events.iter().map(|e| {
+                vec![
+                    e.sequence.to_string(),
+                    e.timestamp.clone(),
+                    output::enum_name(e.event_type().as_str_name(), "EVENT_TYPE_"),
+                    e.layout_id.clone(),
+                    e.pane_id.clone(),
+                    output::enum_name(e.actor().as_str_name(), "ACTOR_"),
+                ]
+            }),
+        );
+        output::next_page(&r.next_page_token);
+    });
+    Ok(())
+}

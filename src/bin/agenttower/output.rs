@@ -1,0 +1,166 @@
+//! Human tables and `--json` output.
+
+use std::collections::HashMap;
+
+use agenttower::pb;
+
+/// Where results go: a table for people or proto3 JSON for scripts.
+pub(crate) struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints `msg` as JSON, or runs `human` to print it for people.
+    pub(crate) fn show<T: serde::Serialize>(&self, msg: &T, human: impl FnOnce()) {
+        if self.json {
+            match serde_json::to_string_pretty(msg) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+            }
+        } else {
+            human();
+        }
+    }
+
+    /// Reports a closed-set error: JSON on stdout with --json, text on stderr.
+    pub(crate) fn error(&self, code: &str, message: &str, details: &HashMap<String, String>) {
+        if self.json {
+            let v = serde_json::json!({ "error": { "code": code, "message": message, "details": details } });
+            println!("{v}");
+        } else {
+            eprintln!("error: {code}: {message}");
+            let mut keys: Vec<_> = details.keys().collect();
+            keys.sort();
+            for k in keys {
+                eprintln!("  {k}: {}", details[k]);
+            }
+        }
+    }
+}
+
+/// `PANE_STATE_READY` → `ready`.
+pub(crate) fn enum_name(full: &str, prefix: &str) -> String {
+    full.trim_start_matches(prefix).to_ascii_lowercase()
+}
+
+pub(crate) fn layout_state(s: pb::LayoutState) -> String {
+    enum_name(s.as_str_name(), "LAYOUT_STATE_")
+}
+
+fn pane_state(s: pb::PaneState) -> String {
+    enum_name(s.as_str_name(), "PANE_STATE_")
+}
+
+fn stage(s: pb::FailedStage) -> String {
+    match s {
+        pb::FailedStage::Unspecified => String::new(),
+        s => enum_name(s.as_str_name(), "FAILED_STAGE_"),
+    }
+}
+
+/// Prints rows under headers with aligned columns.
+pub(crate) fn print_table(headers: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    let rows: Vec<Vec<String>> = rows.into_iter().collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let text: Vec<String> = cells
+            .into_iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", text.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row);
+    }
+}
+
+pub(crate) fn layouts_table(layouts: &[pb::Layout]) {
+    print_table(
+        &[
+            "LAYOUT",
+            "CONTAINER",
+            "TEMPLATE",
+            "SESSION",
+            "STATE",
+            "READY",
+            "CREATED",
+        ],
+        layouts.iter().map(|l| {
+            vec![
+                l.layout_id.clone(),
+                l.container_id.clone(),
+                l.template_name.clone(),
+                l.tmux_session_name.clone(),
+                layout_state(l.state()),
+                format!("{}/{}", l.ready_pane_count, l.intended_pane_count),
+                l.created_at.clone(),
+            ]
+        }),
+    );
+}
+
+pub(crate) fn panes_table(panes: &[pb::Pane]) {
+    print_table(
+        &[
+            "PANE", "LABEL", "ROLE", "TMUX", "STATE", "STAGE", "AGENT", "HINT",
+        ],
+        panes.iter().map(|p| {
+            vec![
+                p.pane_id.clone(),
+                p.label.clone(),
+                p.role.clone(),
+                p.tmux_pane_id.clone(),
+                pane_state(p.state()),
+                stage(p.failed_stage()),
+                p.agent_id.clone(),
+                p.hint.clone(),
+            ]
+        }),
+    );
+}
+
+pub(crate) fn agents_table(agents: &[pb::Agent]) {
+    print_table(
+        &[
+            "AGENT",
+            "CONTAINER",
+            "SESSION",
+            "TMUX",
+            "LABEL",
+            "ROLE",
+            "ORIGIN",
+            "REGISTERED",
+        ],
+        agents.iter().map(|a| {
+            vec![
+                a.agent_id.clone(),
+                a.container_id.clone(),
+                a.tmux_session_name.clone(),
+                a.tmux_pane_id.clone(),
+                a.label.clone(),
+                a.role.clone(),
+                enum_name(a.origin().as_str_name(), "AGENT_ORIGIN_"),
+                a.registered.to_string(),
+            ]
+        }),
+    );
+}
+
+pub(crate) fn next_page(token: &str) {
+    if !token.is_empty() {
+        println!("\nmore: --page-token {token}");
+    }
+}
+
+pub(crate) fn warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: skipped {w}");
+    }
+}
