@@ -46,26 +46,64 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
 
     let listener = bind(&paths.socket)?;
     tracing::info!(socket = %paths.socket.display(), db = %paths.db.display(), "agenttowerd listening");
-    let served = crate::api::serve(svc.clone(), listener, shutdown_signal()).await;
-    tracing::info!("stopping: finishing queued work");
-    svc.queues.drain(SHUTDOWN_GRACE).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(crate::api::serve(svc.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let served = tokio::select! {
+        r = &mut server => Some(r),
+        () = shutdown_signal() => None,
+    };
     let _ = std::fs::remove_file(&paths.socket);
-    served
+    let result = match served {
+        // The server stopped on its own: an error.
+        Some(r) => r.map_err(anyhow::Error::from).and_then(|r| r),
+        None => {
+            tracing::info!(
+                "stopping: no new connections; finishing in-flight requests and queued work"
+            );
+            let _ = stop.send(());
+            let ((), served) = tokio::join!(
+                svc.queues.drain(SHUTDOWN_GRACE),
+                tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+            );
+            match served {
+                Ok(r) => r.map_err(anyhow::Error::from).and_then(|r| r),
+                Err(_) => {
+                    tracing::warn!(
+                        "clients kept connections open past the grace period; closing them"
+                    );
+                    server.abort();
+                    Ok(())
+                }
+            }
+        }
+    };
+    tracing::info!("stopped");
+    result
 }
 
 /// Registers the built-in `local` container and the runtimes of every
 /// reachable container.
 async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<Runtimes> {
     let mut runtimes = Runtimes::default();
+    let mut hosts = Vec::new();
     if config.local.enabled {
+        hosts.push((
+            containers::LOCAL_ID.to_string(),
+            config.local.tmux_socket.clone(),
+        ));
+    }
+    for extra in &config.local_containers {
+        hosts.push((extra.name.clone(), Some(extra.tmux_socket.clone())));
+    }
+    for (id, socket) in hosts {
+        let key = id.clone();
         store
-            .write(|tx| containers::ensure_local(tx.conn))
+            .write(move |tx| containers::ensure_local(tx.conn, &key))
             .await
-            .map_err(|e| anyhow::anyhow!("cannot register the local container: {e:?}"))?;
-        runtimes.insert(
-            containers::LOCAL_ID,
-            Arc::new(LocalRuntime::new(config.local.tmux_socket.clone())),
-        );
+            .map_err(|e| anyhow::anyhow!("cannot register container {id}: {e:?}"))?;
+        runtimes.insert(&id, Arc::new(LocalRuntime::new(socket)));
     }
     Ok(runtimes)
 }

@@ -1,1 +1,14 @@
+//! End-to-end tests: the real `agenttowerd` binary over its Unix socket, real
+//! tmux on an isolated socket per test, real SQLite files.
 
+#[path = "../support/mod.rs"]
+mod support;
+
+mod agents;
+mod create;
+mod daemon;
+mod failures;
+mod ordering;
+mod reads;
+mod schema;
+mod validation;

@@ -64,6 +64,17 @@ pub(crate) struct Config {
     pub pane_columns: u16,
     pub pane_rows: u16,
     pub local: LocalConfig,
+    /// Further host "containers", each its own tmux server.
+    pub local_containers: Vec<ExtraLocal>,
+}
+
+/// A host tmux server registered as a container of the `local` runtime.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExtraLocal {
+    /// Container id and name, an identifier.
+    pub name: String,
+    pub tmux_socket: PathBuf,
 }
 
 /// The built-in `local` container.
@@ -85,6 +96,7 @@ impl Default for Config {
             pane_columns: 200,
             pane_rows: 50,
             local: LocalConfig::default(),
+            local_containers: Vec::new(),
         }
     }
 }
@@ -128,6 +140,16 @@ impl Config {
             (10..=1000).contains(&self.pane_columns) && (5..=1000).contains(&self.pane_rows),
             "pane_columns must be 10..=1000 and pane_rows 5..=1000"
         );
+        let mut names = std::collections::HashSet::from(["local"]);
+        for extra in &self.local_containers {
+            crate::service::validate::identifier(&extra.name)
+                .map_err(|r| anyhow::anyhow!("local_containers name {:?}: {r}", extra.name))?;
+            anyhow::ensure!(
+                names.insert(extra.name.as_str()),
+                "local_containers name {:?} is used twice (or is the built-in `local`)",
+                extra.name
+            );
+        }
         Ok(())
     }
 

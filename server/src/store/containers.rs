@@ -9,11 +9,11 @@ use crate::error::Result;
 /// Id (and name) of the built-in host container.
 pub(crate) const LOCAL_ID: &str = "local";
 
-/// Makes sure the built-in `local` container is registered.
-pub(crate) fn ensure_local(conn: &mut SqliteConnection) -> Result<()> {
+/// Makes sure a host container of the `local` runtime is registered.
+pub(crate) fn ensure_local(conn: &mut SqliteConnection, id: &str) -> Result<()> {
     let row = ContainerRow {
-        id: LOCAL_ID.into(),
-        name: LOCAL_ID.into(),
+        id: id.into(),
+        name: id.into(),
         runtime: "local".into(),
         state: "running".into(),
         user: None,
