@@ -14,3 +14,48 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("agenttower_descriptor");
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    /// docs/api.md must name every service, method, message, enum value and
+    /// error code of the proto, so the reference cannot drift from the wire.
+    #[test]
+    fn api_reference_covers_the_whole_proto() {
+        let doc = include_str!("../docs/api.md");
+        let fds = prost_types::FileDescriptorSet::decode(crate::pb::FILE_DESCRIPTOR_SET).unwrap();
+        let mut missing = Vec::new();
+        let mut need = |name: &str| {
+            if !doc.contains(name) {
+                missing.push(name.to_string());
+            }
+        };
+        for file in fds.file.iter().filter(|f| f.package() == "agenttower.v1") {
+            for service in &file.service {
+                need(service.name());
+                for method in &service.method {
+                    need(method.name());
+                }
+            }
+            for message in &file.message_type {
+                need(message.name());
+            }
+            for e in &file.enum_type {
+                need(e.name());
+                for value in &e.value {
+                    need(value.name());
+                    // Each error code also appears as its wire reason.
+                    if e.name() == "ErrorCode" && value.number() != 0 {
+                        let code = crate::pb::ErrorCode::try_from(value.number()).unwrap();
+                        need(&format!("`{}`", crate::client::error_code_name(code)));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/api.md does not mention: {missing:?}"
+        );
+    }
+}

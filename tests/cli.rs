@@ -1,1 +1,193 @@
+//! The `agenttower` CLI against the real daemon: tables, `--json`, and exit
+//! codes that tell usage errors, an unreachable daemon and API errors apart.
 
+mod support;
+
+use std::process::{Command, Output};
+
+use support::*;
+
+fn cli(d: &Daemon, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agenttower"))
+        .envs(d.env())
+        .args(args)
+        .output()
+        .expect("run agenttower")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[tokio::test]
+async fn layout_create_wait_json_and_reads() {
+    let d = Daemon::start().await;
+    let out = cli(
+        &d,
+        &[
+            "--json", "layout", "create", "-t", "1m+2s", "-s", "cli", "--wait",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["layout"]["state"], "LAYOUT_STATE_READY");
+    assert_eq!(v["layout"]["ready_pane_count"], 3);
+    let labels: Vec<&str> = v["panes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["cli.m1", "cli.s1", "cli.s2"]);
+    let layout_id = v["layout"]["layout_id"].as_str().unwrap().to_string();
+
+    // Human tables.
+    let out = cli(&d, &["layout", "list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("LAYOUT"));
+    let row = lines.next().unwrap();
+    assert!(
+        row.contains(&layout_id) && row.contains("ready") && row.contains("3/3"),
+        "{row}"
+    );
+
+    let out = cli(
+        &d,
+        &[
+            "--json", "pane", "list", "--layout", &layout_id, "--state", "ready",
+        ],
+    );
+    assert_eq!(json(&out)["panes"].as_array().unwrap().len(), 3);
+    let out = cli(&d, &["--json", "agent", "list", "--origin", "managed"]);
+    assert_eq!(json(&out)["agents"].as_array().unwrap().len(), 3);
+    let out = cli(&d, &["templates"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2m+2s"));
+    let out = cli(&d, &["--json", "events", "list", "--layout", &layout_id]);
+    let events = json(&out)["events"].as_array().unwrap().clone();
+    assert_eq!(events[0]["event_type"], "EVENT_TYPE_MANAGED_LAYOUT_CREATED");
+}
+
+#[tokio::test]
+async fn exit_codes_tell_api_errors_usage_errors_and_no_daemon_apart() {
+    let mut d = Daemon::start().await;
+    // API error: 4, with the closed code.
+    let out = cli(
+        &d,
+        &[
+            "--json", "layout", "create", "-t", "1m+2s", "-s", "bad name",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let v = json(&out);
+    assert_eq!(v["error"]["code"], "validation_failed");
+    assert_eq!(v["error"]["details"]["field"], "tmux_session_name");
+    let out = cli(&d, &["pane", "get", "nope"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("managed_pane_not_found"));
+    // Usage error: 2.
+    let out = cli(&d, &["layout", "create", "--session", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = cli(
+        &d,
+        &[
+            "layout",
+            "create",
+            "-t",
+            "1m+2s",
+            "-s",
+            "x",
+            "--override",
+            "no-equals",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // A layout that settles degraded under --wait: 5.
+    std::fs::write(
+        d.dir.path().join("cfg/launch_commands/crash.yaml"),
+        "name: crash\ncommand: [sh, -c, 'exit 2']\n",
+    )
+    .unwrap();
+    let out = cli(
+        &d,
+        &[
+            "layout",
+            "create",
+            "-t",
+            "1m+2s",
+            "-s",
+            "deg",
+            "--override",
+            "slave:deg.s1=crash",
+            "--wait",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("degraded"));
+    // No daemon: 3.
+    d.kill9();
+    let out = cli(&d, &["layout", "list"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("daemon_unavailable"));
+    let out = cli(&d, &["daemon", "status"]);
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[tokio::test]
+async fn daemon_start_status_and_stop() {
+    let mut d = Daemon::start().await;
+    d.kill9();
+    let _ = std::fs::remove_file(d.socket());
+    let out = Command::new(env!("CARGO_BIN_EXE_agenttower"))
+        .envs(d.env())
+        .args([
+            "--json",
+            "daemon",
+            "start",
+            "--bin",
+            daemon_bin().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let started = json(&out);
+    assert_eq!(started["state"], "started");
+    let pid = started["pid"].as_i64().unwrap();
+    let out = cli(&d, &["--json", "daemon", "status"]);
+    assert_eq!(
+        json(&out)["pid"].as_i64(),
+        Some(pid),
+        "status reports the kernel's pid"
+    );
+    let out = cli(&d, &["daemon", "stop"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_err(),
+        "daemon still alive"
+    );
+    assert!(!d.socket().exists());
+    let out = cli(&d, &["daemon", "status"]);
+    assert_eq!(out.status.code(), Some(3));
+}

@@ -262,6 +262,22 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_examples_load_without_warnings() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let c = Catalog::load(
+            &root.join("managed_templates"),
+            &root.join("launch_commands"),
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(c.templates.contains_key("review-pair") && c.templates.contains_key("1m+3s"));
+        assert_eq!(c.profiles["codex"].command, ["codex", "--full-auto"]);
+        assert_eq!(
+            resolve_labels(&c.templates["review-pair"], "pr7"),
+            ["pr7.review", "pr7.impl1"]
+        );
+    }
+
+    #[test]
     fn operator_files_override_builtins_and_bad_files_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let (tdir, pdir) = (dir.path().join("t"), dir.path().join("p"));
