@@ -30,8 +30,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         .context("the socket path has no directory")?
         .to_path_buf();
     private_dir(&socket_dir)?;
-    std::fs::create_dir_all(&paths.state_dir)
-        .with_context(|| format!("cannot create {}", paths.state_dir.display()))?;
+    private_dir(&paths.state_dir)?;
     let _lock = single_instance(&paths.socket)?;
 
     let store = Store::open(&paths.db, &paths.events_log, Bus::new(4096))?;
@@ -108,8 +107,10 @@ async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<R
     Ok(runtimes)
 }
 
-/// Creates `dir` owner-only if it does not exist. An existing directory is
-/// left as it is (it may be shared, like /tmp); the socket itself is 0600.
+/// Makes `dir` owner-only: created 0700, or tightened to 0700 when it is a
+/// directory of ours (its name says AgentTower). Any other existing directory
+/// (a shared one like /tmp holding an overridden socket) is left alone; the
+/// socket itself is always 0600.
 fn private_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         std::fs::DirBuilder::new()
@@ -117,6 +118,9 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
             .mode(0o700)
             .create(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+    } else if dir.ends_with("opensoft/agenttower") {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
     }
     Ok(())
 }

@@ -204,6 +204,15 @@ impl Services {
         size: u32,
         token: &str,
     ) -> Result<Page<EventRow>> {
+        for (field, value) in [
+            ("container_id", &filter.container_id),
+            ("layout_id", &filter.layout_id),
+            ("pane_id", &filter.pane_id),
+        ] {
+            if let Some(v) = value {
+                validate::field_token(field, v)?;
+            }
+        }
         let after = match decode_token::<i64>(token)? {
             Some(seq) => seq,
             None => i64::try_from(after).unwrap_or(i64::MAX),

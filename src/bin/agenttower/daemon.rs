@@ -1,6 +1,7 @@
 //! `agenttower daemon start|stop|status`. The daemon's pid comes from the
 //! kernel (SO_PEERCRED on its socket), so no pid file can go stale.
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -119,8 +120,12 @@ fn process_alive(pid: i32) -> bool {
 /// socket) and waits until it answers.
 async fn start(socket: &Path, bin: &Path) -> Result<i32, Failure> {
     let log_path = socket.with_file_name("agenttowerd.log");
-    if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir)
+    if let Some(dir) = socket.parent().filter(|d| !d.exists()) {
+        // Owner-only, as the daemon would create it.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
     }
     let log = std::fs::OpenOptions::new()
