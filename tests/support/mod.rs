@@ -169,6 +169,10 @@ impl Daemon {
                 "AGENTTOWER_SOCKET".to_string(),
                 self.socket().display().to_string(),
             ),
+            // Login shells in panes must not depend on the machine's rc
+            // files (a slow ~/.bashrc would stall every `shell` pane).
+            ("HOME".to_string(), self.dir.path().display().to_string()),
+            ("SHELL".to_string(), "/bin/sh".to_string()),
         ];
         env.extend(self.extra_env.iter().cloned());
         env
