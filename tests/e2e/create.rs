@@ -220,14 +220,7 @@ async fn launch_argv_env_and_working_dir_reach_the_pane_without_a_shell() {
     let mut req = create("1m+2s", "argv");
     req.launch_command_overrides
         .insert("master:argv.m1".into(), "argv".into());
-    let r = d
-        .client()
-        .await
-        .create_layout(req)
-        .await
-        .unwrap()
-        .into_inner();
-    let got = d.settled(&r.layout_id).await;
+    let got = d.create_and_settle(req).await;
     assert_eq!(
         got.layout.unwrap().state(),
         pb::LayoutState::Ready,
@@ -278,14 +271,7 @@ async fn a_template_default_profile_is_used_and_an_override_beats_it() {
     let mut req = create("pair", "p");
     req.launch_command_overrides
         .insert("helper:p.h1".into(), "quiet".into());
-    let r = d
-        .client()
-        .await
-        .create_layout(req)
-        .await
-        .unwrap()
-        .into_inner();
-    let got = d.settled(&r.layout_id).await;
+    let got = d.create_and_settle(req).await;
     let refs: Vec<_> = got
         .panes
         .iter()

@@ -16,14 +16,7 @@ async fn a_launch_command_that_exits_degrades_only_its_pane() {
         .insert("slave:crash.s1".into(), "crash".into());
     req.launch_command_overrides
         .insert("master:crash.m1".into(), "talker".into());
-    let r = d
-        .client()
-        .await
-        .create_layout(req)
-        .await
-        .unwrap()
-        .into_inner();
-    let got = d.settled(&r.layout_id).await;
+    let got = d.create_and_settle(req).await;
     let layout = got.layout.unwrap();
     assert_eq!(layout.state(), pb::LayoutState::Degraded);
     assert_eq!(layout.failed_stage(), pb::FailedStage::LaunchCommand);

@@ -121,14 +121,7 @@ async fn every_state_change_has_its_event_in_order_in_the_table_and_the_mirror()
     let mut req = create("1m+2s", "ev");
     req.launch_command_overrides
         .insert("slave:ev.s2".into(), "crash".into());
-    let r = d
-        .client()
-        .await
-        .create_layout(req)
-        .await
-        .unwrap()
-        .into_inner();
-    let got = d.settled(&r.layout_id).await;
+    let got = d.create_and_settle(req).await;
     let events = d.all_events().await;
 
     // Sequences are 1..=n with no gap.

@@ -303,16 +303,21 @@ impl Daemon {
         }
     }
 
-    /// Creates a layout on `local` and waits until it settles.
-    pub async fn create_settled(&self, template: &str, session: &str) -> pb::GetLayoutResponse {
+    /// Creates a layout and waits until it settles.
+    pub async fn create_and_settle(&self, req: pb::CreateLayoutRequest) -> pb::GetLayoutResponse {
         let r = self
             .client()
             .await
-            .create_layout(create(template, session))
+            .create_layout(req)
             .await
             .expect("create")
             .into_inner();
         self.settled(&r.layout_id).await
+    }
+
+    /// Creates a layout of `template` on `local` and waits until it settles.
+    pub async fn create_settled(&self, template: &str, session: &str) -> pb::GetLayoutResponse {
+        self.create_and_settle(create(template, session)).await
     }
 
     /// Every event in the table, oldest first.

@@ -32,8 +32,9 @@ fn opt(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// A method whose issue has not landed: an honest `not_implemented`.
-fn pending() -> Error {
+/// `not_implemented`: for M8, reserved for good in v1, and for methods whose
+/// issue has not landed yet.
+fn not_implemented() -> Error {
     Error::NotImplemented {
         reserved_since: "agenttower.v1".into(),
     }
@@ -121,11 +122,11 @@ impl Api {
     }
 
     async fn remove_pane(&self, _: pb::RemovePaneRequest) -> Result<pb::RemovePaneResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn recreate_pane(&self, _: pb::RecreatePaneRequest) -> Result<pb::RecreatePaneResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn promote_from_adopted(
@@ -133,17 +134,15 @@ impl Api {
         _: pb::PromoteFromAdoptedRequest,
     ) -> Result<pb::PromoteFromAdoptedResponse> {
         // SPEC §7 M8: reserved in v1, never implemented.
-        Err(Error::NotImplemented {
-            reserved_since: "agenttower.v1".into(),
-        })
+        Err(not_implemented())
     }
 
     async fn remove_layout(&self, _: pb::RemoveLayoutRequest) -> Result<pb::RemoveLayoutResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn watch_events(&self, _: pb::WatchEventsRequest) -> Result<WatchEventsStream> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn list_events(&self, r: pb::ListEventsRequest) -> Result<pb::ListEventsResponse> {
@@ -178,7 +177,7 @@ impl Api {
         &self,
         _: pb::ScanContainersRequest,
     ) -> Result<pb::ScanContainersResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn list_agents(&self, r: pb::ListAgentsRequest) -> Result<pb::ListAgentsResponse> {
@@ -215,23 +214,23 @@ impl Api {
     }
 
     async fn scan_panes(&self, _: pb::ScanPanesRequest) -> Result<pb::ScanPanesResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn create_route(&self, _: pb::CreateRouteRequest) -> Result<pb::CreateRouteResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn list_routes(&self, _: pb::ListRoutesRequest) -> Result<pb::ListRoutesResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn delete_route(&self, _: pb::DeleteRouteRequest) -> Result<pb::DeleteRouteResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn send_input(&self, _: pb::SendInputRequest) -> Result<pb::SendInputResponse> {
-        Err(pending())
+        Err(not_implemented())
     }
 
     async fn list_templates(

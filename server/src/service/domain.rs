@@ -114,7 +114,6 @@ pub(crate) type LayoutState = PaneState;
 
 impl PaneState {
     /// Whether `self → to` is an allowed transition (SPEC §6).
-    #[allow(dead_code)]
     pub(crate) fn can_become(self, to: PaneState) -> bool {
         use PaneState::*;
         matches!(
