@@ -43,6 +43,22 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         queues: Queues::default(),
     });
 
+    // Boot steps, before the socket accepts anything: settle stale creates,
+    // then reattach or fail every live pane.
+    let swept = svc
+        .sweep()
+        .await
+        .map_err(|e| anyhow::anyhow!("boot sweep failed: {e:?}"))?;
+    let skipped = svc
+        .recover()
+        .await
+        .map_err(|e| anyhow::anyhow!("boot recovery failed: {e:?}"))?;
+    tracing::info!(swept, skipped_containers = skipped, "boot recovery done");
+    let background = [
+        tokio::spawn(svc.clone().watch_health()),
+        tokio::spawn(svc.clone().sweep_forever()),
+    ];
+
     let listener = bind(&paths.socket)?;
     tracing::info!(socket = %paths.socket.display(), db = %paths.db.display(), "agenttowerd listening");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -78,6 +94,9 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
             }
         }
     };
+    for task in background {
+        task.abort();
+    }
     tracing::info!("stopped");
     result
 }

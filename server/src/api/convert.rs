@@ -9,7 +9,7 @@ use crate::config::catalog::{LaunchProfile, Template};
 use crate::error::{Error, Result};
 use crate::service::create::LayoutView;
 use crate::service::domain::{self, FailedStage, Origin, PaneState};
-use crate::store::models::{AgentRow, ContainerRow, EventRow, LayoutRow, PaneRow};
+use crate::store::models::{AgentRow, ContainerRow, EventRow, LayoutRow, PaneRow, RouteRow};
 
 fn parsed<T: FromStr>(s: &str) -> Option<T> {
     s.parse().ok()
@@ -134,6 +134,16 @@ pub(crate) fn agent(a: AgentRow) -> pb::Agent {
         log_attached: a.log_attached,
         created_at: a.created_at,
         updated_at: a.updated_at,
+    }
+}
+
+/// A route row on the wire.
+pub(crate) fn route(r: RouteRow) -> pb::Route {
+    pb::Route {
+        route_id: r.route_id,
+        source_agent_id: r.source_agent_id,
+        target_agent_id: r.target_agent_id,
+        created_at: r.created_at,
     }
 }
 

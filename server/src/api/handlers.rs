@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::service::Services;
 use crate::service::agents::AdoptPane;
 use crate::service::create::CreateLayout;
+use crate::service::recreate::Recreate;
 use crate::store::events::EventFilter;
 
 /// The shared implementation behind both services.
@@ -121,12 +122,27 @@ impl Api {
         })
     }
 
-    async fn remove_pane(&self, _: pb::RemovePaneRequest) -> Result<pb::RemovePaneResponse> {
-        Err(not_implemented())
+    async fn remove_pane(&self, r: pb::RemovePaneRequest) -> Result<pb::RemovePaneResponse> {
+        let (pane, changed) = self.svc.remove_pane(&r.pane_id).await?;
+        Ok(pb::RemovePaneResponse {
+            pane: Some(convert::pane(pane)),
+            changed,
+        })
     }
 
-    async fn recreate_pane(&self, _: pb::RecreatePaneRequest) -> Result<pb::RecreatePaneResponse> {
-        Err(not_implemented())
+    async fn recreate_pane(&self, r: pb::RecreatePaneRequest) -> Result<pb::RecreatePaneResponse> {
+        let (pane, replay) = self
+            .svc
+            .recreate_pane(Recreate {
+                predecessor_pane_id: r.predecessor_pane_id,
+                launch_command_override: opt(r.launch_command_override),
+                idempotency_key: opt(r.idempotency_key),
+            })
+            .await?;
+        Ok(pb::RecreatePaneResponse {
+            pane: Some(convert::pane(pane)),
+            replay,
+        })
     }
 
     async fn promote_from_adopted(
@@ -137,8 +153,11 @@ impl Api {
         Err(not_implemented())
     }
 
-    async fn remove_layout(&self, _: pb::RemoveLayoutRequest) -> Result<pb::RemoveLayoutResponse> {
-        Err(not_implemented())
+    async fn remove_layout(&self, r: pb::RemoveLayoutRequest) -> Result<pb::RemoveLayoutResponse> {
+        let view = self.svc.remove_layout(&r.layout_id).await?;
+        Ok(pb::RemoveLayoutResponse {
+            layout: Some(convert::layout_view(view)),
+        })
     }
 
     async fn watch_events(&self, _: pb::WatchEventsRequest) -> Result<WatchEventsStream> {
@@ -217,16 +236,26 @@ impl Api {
         Err(not_implemented())
     }
 
-    async fn create_route(&self, _: pb::CreateRouteRequest) -> Result<pb::CreateRouteResponse> {
-        Err(not_implemented())
+    async fn create_route(&self, r: pb::CreateRouteRequest) -> Result<pb::CreateRouteResponse> {
+        let route = self
+            .svc
+            .create_route(&r.source_agent_id, &r.target_agent_id)
+            .await?;
+        Ok(pb::CreateRouteResponse {
+            route: Some(convert::route(route)),
+        })
     }
 
-    async fn list_routes(&self, _: pb::ListRoutesRequest) -> Result<pb::ListRoutesResponse> {
-        Err(not_implemented())
+    async fn list_routes(&self, r: pb::ListRoutesRequest) -> Result<pb::ListRoutesResponse> {
+        let routes = self.svc.list_routes(opt(r.agent_id)).await?;
+        Ok(pb::ListRoutesResponse {
+            routes: routes.into_iter().map(convert::route).collect(),
+        })
     }
 
-    async fn delete_route(&self, _: pb::DeleteRouteRequest) -> Result<pb::DeleteRouteResponse> {
-        Err(not_implemented())
+    async fn delete_route(&self, r: pb::DeleteRouteRequest) -> Result<pb::DeleteRouteResponse> {
+        self.svc.delete_route(&r.route_id).await?;
+        Ok(pb::DeleteRouteResponse {})
     }
 
     async fn send_input(&self, _: pb::SendInputRequest) -> Result<pb::SendInputResponse> {

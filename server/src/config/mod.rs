@@ -60,6 +60,12 @@ pub(crate) struct Config {
     pub stage_timeout_ms: u64,
     /// Back-off before the first and second retry of a transient failure.
     pub retry_backoff_ms: [u64; 2],
+    /// How often the pending-marker sweep runs (also once at start).
+    pub sweep_interval_ms: u64,
+    /// A pane still `creating` this long after creation is failed by the sweep.
+    pub pending_ttl_ms: u64,
+    /// How often the health watcher lists each container's panes.
+    pub health_interval_ms: u64,
     /// Size given to detached sessions (tmux would use 80×24).
     pub pane_columns: u16,
     pub pane_rows: u16,
@@ -93,6 +99,9 @@ impl Default for Config {
             settle_window_ms: 1000,
             stage_timeout_ms: 30_000,
             retry_backoff_ms: [1000, 2000],
+            sweep_interval_ms: 60_000,
+            pending_ttl_ms: 300_000,
+            health_interval_ms: 5_000,
             pane_columns: 200,
             pane_rows: 50,
             local: LocalConfig::default(),
@@ -158,6 +167,15 @@ impl Config {
     }
     pub(crate) fn stage_timeout(&self) -> Duration {
         Duration::from_millis(self.stage_timeout_ms)
+    }
+    pub(crate) fn sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.sweep_interval_ms)
+    }
+    pub(crate) fn pending_ttl(&self) -> Duration {
+        Duration::from_millis(self.pending_ttl_ms)
+    }
+    pub(crate) fn health_interval(&self) -> Duration {
+        Duration::from_millis(self.health_interval_ms)
     }
 }
 

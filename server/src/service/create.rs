@@ -10,13 +10,11 @@ use serde_json::json;
 
 use super::domain::{Actor, EventType, PaneState};
 use super::lifecycle::pane_event;
-use super::pipeline::{self, Launch, PanePlan};
+use super::pipeline::{self, Launch, PanePlan, SpawnMode};
 use super::{Services, validate};
 use crate::config::catalog::{self, Catalog, SHELL_PROFILE};
 use crate::error::{Error, Result};
 use crate::events::redact_env;
-use crate::runtime::tmux::{Chain, session_target};
-use crate::runtime::{Runtime, RuntimeError};
 use crate::store::events::NewEvent;
 use crate::store::models::{LayoutRow, PaneRow};
 use crate::store::{self, Tx, layouts, panes};
@@ -148,21 +146,6 @@ pub(crate) fn resolve_profile(catalog: &Catalog, name: &str) -> Result<Launch> {
     })
 }
 
-/// Whether tmux in the container already has `session`. An unreachable
-/// runtime is not a conflict: the pipeline checks again at spawn time.
-async fn session_exists(rt: &dyn Runtime, session: &str, timeout: std::time::Duration) -> bool {
-    let mut chain = Chain::new();
-    chain.cmd(["has-session", "-t", &session_target(session)]);
-    match rt.tmux(chain.into_args(), timeout).await {
-        Ok(_) => true,
-        Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => false,
-        Err(e) => {
-            tracing::warn!(error = %e, session, "cannot check the tmux session; checked again at spawn");
-            false
-        }
-    }
-}
-
 impl Services {
     /// M1. Returns the layout and whether this was an idempotent replay.
     pub(crate) async fn create_layout(
@@ -178,13 +161,7 @@ impl Services {
             return Ok((view, true));
         }
         let plans = plan(&req, &self.catalog())?;
-        if session_exists(
-            runtime.as_ref(),
-            &req.tmux_session_name,
-            self.config.stage_timeout(),
-        )
-        .await
-        {
+        if pipeline::session_exists(self, runtime.as_ref(), &req.tmux_session_name).await {
             return Err(Error::SessionNameConflict {
                 container_id: container.id.clone(),
                 tmux_session_name: req.tmux_session_name.clone(),
@@ -237,6 +214,7 @@ impl Services {
                         log_path: None,
                         created_at: now.clone(),
                         updated_at: now.clone(),
+                        recreate_idempotency_key: None,
                     },
                     launch,
                 }
@@ -259,7 +237,9 @@ impl Services {
         };
         let svc = Arc::clone(self);
         let layout_id = view.layout.id.clone();
-        slot.push(async move { pipeline::spawn_layout(svc, runtime, layout_id, plans).await });
+        slot.push(async move {
+            pipeline::spawn_layout(svc, runtime, layout_id, plans, SpawnMode::NewSession).await
+        });
         Ok((view, false))
     }
 

@@ -80,7 +80,13 @@ pub(crate) fn transition(
     actor: Actor,
 ) -> Result<bool> {
     let from = pane_state(pane)?;
-    if !from.can_become(t.to) {
+    // SPEC §8/§9: a ready pane whose tmux pane vanished becomes failed at
+    // recovery_reattach. That is the daemon recording a fact, not a request,
+    // so it is the one edge beyond the §6 table.
+    let vanished = from == PaneState::Ready
+        && t.to == PaneState::Failed
+        && t.stage == Some(FailedStage::RecoveryReattach);
+    if !from.can_become(t.to) && !vanished {
         return Err(Error::IllegalTransition {
             pane_id: pane.id.clone(),
             current_state: from.to_string(),

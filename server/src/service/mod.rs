@@ -8,6 +8,10 @@ pub(crate) mod lifecycle;
 pub(crate) mod pipeline;
 pub(crate) mod queue;
 pub(crate) mod reads;
+pub(crate) mod reconcile;
+pub(crate) mod recreate;
+pub(crate) mod remove;
+pub(crate) mod routes;
 pub(crate) mod validate;
 
 use std::collections::HashMap;

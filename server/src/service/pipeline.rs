@@ -57,16 +57,43 @@ struct LogFile {
     target: PathBuf,
 }
 
-/// Runs the pipeline for a freshly inserted layout. Errors are logged: every
-/// pane that did not settle here is settled by the pending-marker sweep.
+/// Where the panes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpawnMode {
+    /// A new session: a layout being created (an existing session is a
+    /// conflict at spawn time).
+    NewSession,
+    /// Into the layout's session if it still exists (a recreate), else a new
+    /// one.
+    IntoSession,
+}
+
+/// Runs the pipeline for freshly inserted panes of one layout. Errors are
+/// logged: every pane that did not settle here is settled by the sweep.
 pub(crate) async fn spawn_layout(
     svc: Arc<Services>,
     rt: Arc<dyn Runtime>,
     layout_id: String,
     plans: Vec<PanePlan>,
+    mode: SpawnMode,
 ) {
-    if let Err(e) = spawn(&svc, rt.as_ref(), &layout_id, &plans).await {
+    if let Err(e) = spawn(&svc, rt.as_ref(), &layout_id, &plans, mode).await {
         tracing::error!(layout_id, error = ?e, "spawn pipeline stopped; the sweep settles what is left");
+    }
+}
+
+/// Whether tmux in the container has `session`. An unreachable runtime
+/// counts as "no": creation re-checks it when it runs.
+pub(crate) async fn session_exists(svc: &Services, rt: &dyn Runtime, session: &str) -> bool {
+    let mut chain = Chain::new();
+    chain.cmd(["has-session", "-t", &session_target(session)]);
+    match rt.tmux(chain.into_args(), svc.config.stage_timeout()).await {
+        Ok(_) => true,
+        Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, session, "cannot check the tmux session");
+            false
+        }
     }
 }
 
@@ -75,18 +102,20 @@ async fn spawn(
     rt: &dyn Runtime,
     layout_id: &str,
     plans: &[PanePlan],
+    mode: SpawnMode,
 ) -> Result<()> {
     let Some(first) = plans.first() else {
         return Ok(());
     };
     let session = first.pane.tmux_session_name.clone();
+    let split_first = mode == SpawnMode::IntoSession && session_exists(svc, rt, &session).await;
     let logs: Vec<LogPlan> = plans
         .iter()
         .map(|p| prepare_log(&svc.paths.log_dir, &p.pane.container_id, &p.pane.label, rt))
         .collect();
 
     // Stage 1: pane_create, one chained call for the whole layout.
-    let (ids, create_error) = create_panes(svc, rt, &session, plans, &logs).await;
+    let (ids, create_error) = create_panes(svc, rt, &session, plans, &logs, split_first).await;
     let launched = Instant::now();
     let created: Vec<(PanePlan, String, LogPlan)> = plans
         .iter()
@@ -242,6 +271,7 @@ fn create_chain(
     session: &str,
     plans: &[PanePlan],
     logs: &[LogPlan],
+    split_first: bool,
 ) -> Result<Chain> {
     let target = session_target(session);
     let (cols, rows) = (
@@ -250,7 +280,7 @@ fn create_chain(
     );
     let mut chain = Chain::new();
     for (i, (plan, log)) in plans.iter().zip(logs).enumerate() {
-        let mut create: Vec<String> = if i == 0 {
+        let mut create: Vec<String> = if i == 0 && !split_first {
             ["new-session", "-d", "-s", session, "-x", &cols, "-y", &rows]
                 .map(String::from)
                 .to_vec()
@@ -288,7 +318,7 @@ fn create_chain(
                 &format!("exec cat >> {quoted}"),
             ]);
         }
-        if i > 0 {
+        if i > 0 || split_first {
             chain.cmd(["select-layout", "-t", &target, "tiled"]);
         }
     }
@@ -303,8 +333,9 @@ async fn create_panes(
     session: &str,
     plans: &[PanePlan],
     logs: &[LogPlan],
+    split_first: bool,
 ) -> (Vec<String>, Option<String>) {
-    let chain = match create_chain(svc, session, plans, logs) {
+    let chain = match create_chain(svc, session, plans, logs, split_first) {
         Ok(chain) => chain,
         Err(e) => {
             return (
@@ -323,7 +354,7 @@ async fn create_panes(
         async move {
             if attempt > 0 {
                 // A timed-out attempt may have built part of the session.
-                remove_partial_session(svc, rt, session, tokens).await?;
+                remove_partial(svc, rt, session, tokens).await?;
             }
             rt.tmux(args, svc.config.stage_timeout()).await
         }
@@ -342,7 +373,7 @@ async fn create_panes(
             (ids(&stdout), Some(format!("tmux refused: {message}")))
         }
         Err(e) => {
-            let _ = remove_partial_session(svc, rt, session, &tokens).await;
+            let _ = remove_partial(svc, rt, session, &tokens).await;
             (vec![], Some(e.to_string()))
         }
     };
@@ -353,35 +384,37 @@ async fn create_panes(
     (created, error)
 }
 
-/// Kills `session` only if every pane in it carries one of our tokens, i.e.
-/// this pipeline made it; anything else is left alone.
-async fn remove_partial_session(
+/// Kills the panes of `session` that carry one of our tokens, i.e. that this
+/// pipeline made in an attempt that timed out; anything else is left alone.
+async fn remove_partial(
     svc: &Services,
     rt: &dyn Runtime,
     session: &str,
     tokens: &[String],
 ) -> std::result::Result<(), RuntimeError> {
-    let target = session_target(session);
     let mut list = Chain::new();
     list.cmd([
         "list-panes",
         "-s",
         "-t",
-        &target,
+        &session_target(session),
         "-F",
-        &format!("#{{{MARKER_OPTION}}}"),
+        &format!("#{{pane_id}}\t#{{{MARKER_OPTION}}}"),
     ]);
     let out = match rt.tmux(list.into_args(), svc.config.stage_timeout()).await {
         Ok(out) => out,
         Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => return Ok(()),
         Err(e) => return Err(e),
     };
-    if out
-        .lines()
-        .all(|t| tokens.iter().any(|ours| ours == t.trim()))
-    {
-        let mut kill = Chain::new();
-        kill.cmd(["kill-session", "-t", &target]);
+    let mut kill = Chain::new();
+    for line in out.lines() {
+        if let Some((pane, token)) = line.split_once('\t')
+            && tokens.iter().any(|ours| ours == token.trim())
+        {
+            kill.cmd(["kill-pane", "-t", pane]);
+        }
+    }
+    if !kill.is_empty() {
         rt.tmux(kill.into_args(), svc.config.stage_timeout())
             .await?;
     }

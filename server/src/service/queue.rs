@@ -70,6 +70,20 @@ impl Queues {
         Slot(Some(sender.lock_owned().await))
     }
 
+    /// Runs `job` behind everything queued for `container_id` and returns its
+    /// result (`None` if the daemon is shutting down).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        container_id: &str,
+        job: impl Future<Output = T> + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.slot(container_id).await.push(async move {
+            let _ = tx.send(job.await);
+        });
+        rx.await.ok()
+    }
+
     /// Stops accepting jobs and waits for queued ones to finish, at most
     /// `grace`. Whatever is left is settled by the next start's sweep.
     pub(crate) async fn drain(&self, grace: std::time::Duration) {

@@ -11,6 +11,27 @@ pub(crate) fn insert(conn: &mut SqliteConnection, row: &AgentRow) -> QueryResult
     diesel::insert_into(a::table).values(row).execute(conn)
 }
 
+/// One agent by id.
+pub(crate) fn get(conn: &mut SqliteConnection, id: &str) -> Result<Option<AgentRow>> {
+    Ok(a::table
+        .find(id)
+        .select(AgentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks an agent unregistered with its log detached; the row stays.
+pub(crate) fn unregister(conn: &mut SqliteConnection, id: &str) -> Result<()> {
+    diesel::update(a::table.find(id))
+        .set((
+            a::registered.eq(false),
+            a::log_attached.eq(false),
+            a::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Filters of ListAgents.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AgentFilter {

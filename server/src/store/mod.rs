@@ -9,6 +9,7 @@ pub(crate) mod events;
 pub(crate) mod layouts;
 pub(crate) mod models;
 pub(crate) mod panes;
+pub(crate) mod routes;
 pub(crate) mod schema;
 
 use std::path::Path;
@@ -185,7 +186,12 @@ pub(crate) fn constraint_violation(e: &diesel::result::Error) -> Option<&str> {
 
 /// Current time as RFC 3339 UTC with milliseconds.
 pub(crate) fn now() -> String {
-    let t = time::OffsetDateTime::now_utc();
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+/// A time as stored: RFC 3339 UTC with milliseconds (sorts as text).
+pub(crate) fn format_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
     t.format(&time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     ))

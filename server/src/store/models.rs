@@ -79,6 +79,7 @@ pub(crate) struct PaneRow {
     pub log_path: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    pub recreate_idempotency_key: Option<String>,
 }
 
 /// `lifecycle_event` row.
@@ -103,4 +104,14 @@ fn raw_json<S: serde::Serializer>(payload: &str, s: S) -> Result<S::Ok, S::Error
     serde_json::from_str::<serde_json::Value>(payload)
         .unwrap_or(serde_json::Value::Null)
         .serialize(s)
+}
+
+/// `routes` row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = routes, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct RouteRow {
+    pub route_id: String,
+    pub source_agent_id: String,
+    pub target_agent_id: String,
+    pub created_at: String,
 }

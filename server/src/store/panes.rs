@@ -31,6 +31,47 @@ pub(crate) fn for_layout(conn: &mut SqliteConnection, layout_id: &str) -> Result
         .load(conn)?)
 }
 
+/// The successors of a pane, newest first.
+pub(crate) fn successors(conn: &mut SqliteConnection, predecessor: &str) -> Result<Vec<PaneRow>> {
+    Ok(p::table
+        .filter(p::predecessor_id.eq(predecessor))
+        .select(PaneRow::as_select())
+        .order(p::id.desc())
+        .load(conn)?)
+}
+
+/// Panes of a container in the given states.
+pub(crate) fn of_container_in(
+    conn: &mut SqliteConnection,
+    container_id: &str,
+    states: &[&str],
+) -> Result<Vec<PaneRow>> {
+    Ok(p::table
+        .filter(p::container_id.eq(container_id))
+        .filter(p::state.eq_any(states))
+        .select(PaneRow::as_select())
+        .order(p::id.asc())
+        .load(conn)?)
+}
+
+/// Containers that have panes in the given states.
+pub(crate) fn containers_with(conn: &mut SqliteConnection, states: &[&str]) -> Result<Vec<String>> {
+    Ok(p::table
+        .filter(p::state.eq_any(states))
+        .select(p::container_id)
+        .distinct()
+        .load(conn)?)
+}
+
+/// `creating` panes created before `cutoff` (RFC 3339).
+pub(crate) fn stale_creating(conn: &mut SqliteConnection, cutoff: &str) -> Result<Vec<PaneRow>> {
+    Ok(p::table
+        .filter(p::state.eq("creating"))
+        .filter(p::created_at.lt(cutoff))
+        .select(PaneRow::as_select())
+        .load(conn)?)
+}
+
 /// Columns a pipeline step may change; `None` leaves a column alone.
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = super::schema::managed_pane)]

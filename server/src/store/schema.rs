@@ -85,6 +85,7 @@ diesel::table! {
         created_at -> Text,
         updated_at -> Text,
         state_rank -> Integer,
+        recreate_idempotency_key -> Nullable<Text>,
     }
 }
 

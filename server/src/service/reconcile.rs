@@ -1,0 +1,266 @@
+//! Making the table agree with tmux: boot recovery and the health watcher
+//! (SPEC §8–§9) share one reconcile of a container against a single pane
+//! listing; the pending-marker sweep fails panes stuck in `creating`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::Services;
+use super::domain::{Actor, EventType, FailedStage, PaneState};
+use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transition};
+use super::pipeline::with_retries;
+use crate::error::Result;
+use crate::runtime::RuntimeError;
+use crate::runtime::tmux::{Chain, PANE_FIELDS, PaneInfo, parse_panes};
+use crate::store::{Tx, layouts, panes};
+
+/// Why a container is being reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// Boot recovery: reattach survivors, fail the vanished.
+    Boot,
+    /// A health-watcher tick.
+    Health,
+}
+
+/// What happened to one container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reconciled {
+    Done,
+    /// The listing failed; nothing was touched.
+    Skipped,
+}
+
+impl Services {
+    /// Boot recovery of every container with live panes, in parallel, before
+    /// the socket accepts requests. Returns how many containers were skipped.
+    pub(crate) async fn recover(self: &Arc<Self>) -> Result<usize> {
+        let containers = self
+            .store
+            .read(|conn| panes::containers_with(conn, &["ready", "degraded"]))
+            .await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in containers {
+            let svc = Arc::clone(self);
+            tasks.spawn(async move { svc.reconcile(&c, Reason::Boot).await });
+        }
+        let mut skipped = 0;
+        while let Some(r) = tasks.join_next().await {
+            if matches!(r, Ok(Ok(Reconciled::Skipped))) {
+                skipped += 1;
+            }
+        }
+        Ok(skipped)
+    }
+
+    /// Lists the container's tmux panes once and settles its ready and
+    /// degraded panes against it, all in one transaction with the layout
+    /// aggregates. A container whose listing fails is left untouched.
+    pub(crate) async fn reconcile(&self, container_id: &str, reason: Reason) -> Result<Reconciled> {
+        let Ok(rt) = self.runtimes.get(container_id) else {
+            tracing::warn!(container_id, "no runtime for the container; not reconciled");
+            return Ok(Reconciled::Skipped);
+        };
+        let backoffs: Vec<Duration> = self
+            .config
+            .retry_backoff_ms
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect();
+        let listing = with_retries(&backoffs, |_| {
+            let mut chain = Chain::new();
+            chain.cmd(["list-panes", "-a", "-F", PANE_FIELDS]);
+            rt.tmux(chain.into_args(), self.config.stage_timeout())
+        })
+        .await;
+        let found: HashMap<String, PaneInfo> = match listing {
+            Ok(out) => parse_panes(&out)
+                .into_iter()
+                .map(|p| (p.pane_id.clone(), p))
+                .collect(),
+            // No tmux server: every pane is gone.
+            Err(RuntimeError::NoServer) => HashMap::new(),
+            Err(e) => {
+                tracing::warn!(container_id, error = %e, "cannot list tmux panes; container left untouched");
+                return Ok(Reconciled::Skipped);
+            }
+        };
+        let container = container_id.to_string();
+        self.store
+            .write(move |tx| settle_against(tx, &container, &found, reason))
+            .await?;
+        Ok(Reconciled::Done)
+    }
+
+    /// The health watcher: every interval, one reconcile per container with
+    /// live panes, each run on that container's FIFO.
+    pub(crate) async fn watch_health(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.config.health_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let containers = match self
+                .store
+                .read(|conn| panes::containers_with(conn, &["ready", "degraded"]))
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "health watcher cannot read panes");
+                    continue;
+                }
+            };
+            let mut tasks = tokio::task::JoinSet::new();
+            for c in containers {
+                let svc = Arc::clone(&self);
+                tasks.spawn(async move {
+                    let inner = Arc::clone(&svc);
+                    let key = c.clone();
+                    svc.queues
+                        .run(
+                            &c,
+                            async move { inner.reconcile(&key, Reason::Health).await },
+                        )
+                        .await
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// The pending-marker sweep: a pane still `creating` after the TTL is
+    /// failed (`pane_create` if no tmux pane backs it, `registration` if one
+    /// does). The update is guarded by `state = 'creating'`, so it never
+    /// clobbers a pane the pipeline just settled. Returns how many it failed.
+    pub(crate) async fn sweep(&self) -> Result<usize> {
+        let ttl =
+            time::Duration::try_from(self.config.pending_ttl()).unwrap_or(time::Duration::MAX);
+        let cutoff = crate::store::format_time(time::OffsetDateTime::now_utc() - ttl);
+        self.store
+            .write(move |tx| {
+                let stale = panes::stale_creating(tx.conn, &cutoff)?;
+                let mut failed = 0;
+                let mut layouts_touched = Vec::new();
+                for pane in &stale {
+                    let stage = if pane.tmux_pane_id.is_some() {
+                        FailedStage::Registration
+                    } else {
+                        FailedStage::PaneCreate
+                    };
+                    let t = Transition::stopped(
+                        PaneState::Failed,
+                        stage,
+                        "still creating when the pending-marker TTL ran out",
+                    );
+                    if transition(tx, pane, t, Actor::Daemon)? {
+                        failed += 1;
+                        if !layouts_touched.contains(&pane.layout_id) {
+                            layouts_touched.push(pane.layout_id.clone());
+                        }
+                    }
+                }
+                for id in layouts_touched {
+                    if let Some(layout) = layouts::get(tx.conn, &id)? {
+                        reaggregate(tx, &layout, Actor::Daemon)?;
+                    }
+                }
+                Ok(failed)
+            })
+            .await
+    }
+
+    /// Runs the sweep every interval.
+    pub(crate) async fn sweep_forever(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.config.sweep_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the boot sweep already ran
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.sweep().await {
+                tracing::warn!(error = ?e, "pending-marker sweep failed");
+            }
+        }
+    }
+}
+
+/// Settles a container's ready/degraded panes against `found` (its tmux
+/// listing). A pane is present when its `%N` exists in the same session.
+fn settle_against(
+    tx: &mut Tx<'_>,
+    container_id: &str,
+    found: &HashMap<String, PaneInfo>,
+    reason: Reason,
+) -> Result<()> {
+    let live = panes::of_container_in(tx.conn, container_id, &["ready", "degraded"])?;
+    let mut touched: Vec<String> = Vec::new();
+    for pane in &live {
+        let state = pane_state(pane)?;
+        let info = pane
+            .tmux_pane_id
+            .as_ref()
+            .and_then(|id| found.get(id))
+            .filter(|i| i.session == pane.tmux_session_name);
+        match info {
+            None => {
+                let t = Transition::stopped(
+                    PaneState::Failed,
+                    FailedStage::RecoveryReattach,
+                    format!(
+                        "tmux pane {} is gone",
+                        pane.tmux_pane_id.as_deref().unwrap_or("?")
+                    ),
+                );
+                if transition(tx, pane, t, Actor::Daemon)? {
+                    if reason == Reason::Boot {
+                        tx.emit(pane_event(
+                            EventType::RecoveryFailed,
+                            Actor::Daemon,
+                            pane,
+                            json!({ "label": pane.label, "tmux_pane_id": pane.tmux_pane_id }),
+                        ))?;
+                    }
+                    touched.push(pane.layout_id.clone());
+                }
+            }
+            Some(info) if info.dead && state == PaneState::Ready => {
+                tx.emit(pane_event(
+                    EventType::LaunchCommandExited,
+                    Actor::Daemon,
+                    pane,
+                    json!({ "exit_code": info.dead_status, "detected_by": "health_watcher" }),
+                ))?;
+                let status = info
+                    .dead_status
+                    .map_or("an unknown status".to_string(), |c| format!("status {c}"));
+                let t = Transition::stopped(
+                    PaneState::Degraded,
+                    FailedStage::LaunchCommand,
+                    format!("the launch command exited with {status} after the pane was ready"),
+                );
+                if transition(tx, pane, t, Actor::Daemon)? {
+                    touched.push(pane.layout_id.clone());
+                }
+            }
+            Some(_) if reason == Reason::Boot => {
+                tx.emit(pane_event(
+                    EventType::RecoveryReattached,
+                    Actor::Daemon,
+                    pane,
+                    json!({ "label": pane.label, "tmux_pane_id": pane.tmux_pane_id, "state": pane.state }),
+                ))?;
+            }
+            Some(_) => {}
+        }
+    }
+    touched.sort();
+    touched.dedup();
+    for id in touched {
+        if let Some(layout) = layouts::get(tx.conn, &id)? {
+            reaggregate(tx, &layout, Actor::Daemon)?;
+        }
+    }
+    Ok(())
+}
