@@ -82,9 +82,13 @@ impl Services {
             .ok_or_else(shutting_down)?
     }
 
-    /// RemoveLayout: every live pane of the layout, same rules as M6.
+    /// RemoveLayout: every live pane of the layout, same rules as M6. A
+    /// layout with a pane still being created is refused as a whole.
     pub(crate) async fn remove_layout(self: &Arc<Self>, id: &str) -> Result<LayoutView> {
         let view = self.get_layout(id, false).await?;
+        for pane in &view.panes {
+            removable(pane)?;
+        }
         let svc = Arc::clone(self);
         let id = id.to_string();
         self.queues
@@ -133,8 +137,10 @@ fn removable(pane: &PaneRow) -> Result<Option<PaneRow>> {
     }
 }
 
-/// Closes the log pipe and kills each `%N` pane. A pane that is already gone
-/// is success; the chain is retried pane by pane if one of them is missing.
+/// Kills each `%N` pane, which also closes its log pipe (an explicit
+/// `pipe-pane` would fail on a dead, remain-on-exit pane). A pane that is
+/// already gone is success; the chain is retried pane by pane if one of them
+/// is missing.
 pub(crate) async fn kill_panes(svc: &Services, rt: &dyn Runtime, ids: Vec<String>) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
@@ -142,7 +148,6 @@ pub(crate) async fn kill_panes(svc: &Services, rt: &dyn Runtime, ids: Vec<String
     let chain_for = |ids: &[String]| {
         let mut chain = Chain::new();
         for id in ids {
-            chain.cmd(["pipe-pane", "-t", id.as_str()]);
             chain.cmd(["kill-pane", "-t", id.as_str()]);
         }
         chain.into_args()
