@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Services;
 use super::domain::{Actor, EventType, FailedStage, PaneState};
 use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transition};
-use super::pipeline::with_retries;
+use super::pipeline::{MARKER_OPTION, with_retries};
 use crate::error::Result;
 use crate::runtime::RuntimeError;
 use crate::runtime::tmux::{Chain, PANE_FIELDS, PaneInfo, parse_panes};
@@ -132,29 +132,57 @@ impl Services {
     }
 
     /// The pending-marker sweep: a pane still `creating` after the TTL is
-    /// failed (`pane_create` if no tmux pane backs it, `registration` if one
-    /// does). The update is guarded by `state = 'creating'`, so it never
-    /// clobbers a pane the pipeline just settled. Returns how many it failed.
+    /// failed — at `registration` if a tmux pane backs it (its `%N` was
+    /// recorded, or a pane carries its marker token, e.g. after a crash
+    /// before the id was committed), else at `pane_create`. The update is
+    /// guarded by `state = 'creating'`, so it never clobbers a pane the
+    /// pipeline just settled. Returns how many panes it failed.
     pub(crate) async fn sweep(&self) -> Result<usize> {
         let ttl =
             time::Duration::try_from(self.config.pending_ttl()).unwrap_or(time::Duration::MAX);
         let cutoff = crate::store::format_time(time::OffsetDateTime::now_utc() - ttl);
+        let stale = self
+            .store
+            .read(move |conn| panes::stale_creating(conn, &cutoff))
+            .await?;
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        // token → %N, one listing per container that has an unrecorded pane.
+        let mut backed: HashMap<String, String> = HashMap::new();
+        let mut containers: Vec<&str> = stale
+            .iter()
+            .filter(|p| p.tmux_pane_id.is_none())
+            .map(|p| p.container_id.as_str())
+            .collect();
+        containers.sort();
+        containers.dedup();
+        for c in containers {
+            backed.extend(self.marked_panes(c).await);
+        }
         self.store
             .write(move |tx| {
-                let stale = panes::stale_creating(tx.conn, &cutoff)?;
                 let mut failed = 0;
                 let mut layouts_touched = Vec::new();
                 for pane in &stale {
-                    let stage = if pane.tmux_pane_id.is_some() {
+                    let found = pane
+                        .pending_marker_token
+                        .as_ref()
+                        .and_then(|t| backed.get(t))
+                        .cloned();
+                    let stage = if pane.tmux_pane_id.is_some() || found.is_some() {
                         FailedStage::Registration
                     } else {
                         FailedStage::PaneCreate
                     };
-                    let t = Transition::stopped(
+                    let mut t = Transition::stopped(
                         PaneState::Failed,
                         stage,
                         "still creating when the pending-marker TTL ran out",
                     );
+                    if pane.tmux_pane_id.is_none() && found.is_some() {
+                        t.changes.tmux_pane_id = Some(found);
+                    }
                     if transition(tx, pane, t, Actor::Daemon)? {
                         failed += 1;
                         if !layouts_touched.contains(&pane.layout_id) {
@@ -170,6 +198,33 @@ impl Services {
                 Ok(failed)
             })
             .await
+    }
+
+    /// `marker token → %N` of the container's panes that carry a pending
+    /// marker; empty when tmux cannot be listed.
+    async fn marked_panes(&self, container_id: &str) -> HashMap<String, String> {
+        let Ok(rt) = self.runtimes.get(container_id) else {
+            return HashMap::new();
+        };
+        let mut chain = Chain::new();
+        chain.cmd([
+            "list-panes",
+            "-a",
+            "-F",
+            &format!("#{{pane_id}}\t#{{{MARKER_OPTION}}}"),
+        ]);
+        match rt
+            .tmux(chain.into_args(), self.config.stage_timeout())
+            .await
+        {
+            Ok(out) => out
+                .lines()
+                .filter_map(|l| l.split_once('\t'))
+                .filter(|(_, token)| !token.is_empty())
+                .map(|(id, token)| (token.to_string(), id.to_string()))
+                .collect(),
+            Err(_) => HashMap::new(),
+        }
     }
 
     /// Runs the sweep every interval.
