@@ -191,3 +191,53 @@ async fn daemon_start_status_and_stop() {
     let out = cli(&d, &["daemon", "status"]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[tokio::test]
+async fn pane_remove_recreate_and_layout_remove() {
+    let d = Daemon::start().await;
+    let got = d.create_settled("1m+2s", "cl").await;
+    let s1 = got.panes[1].pane_id.clone();
+    let out = cli(&d, &["--json", "pane", "remove", &s1]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["pane"]["state"], "PANE_STATE_REMOVED");
+    let out = cli(&d, &["pane", "remove", &s1]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already removed"));
+    let out = cli(&d, &["--json", "pane", "recreate", &s1]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let succ = json(&out)["pane"].clone();
+    assert_eq!(succ["chain_depth"], 1);
+    assert_eq!(succ["predecessor_id"], s1.as_str());
+    let out = cli(&d, &["--json", "pane", "recreate", &s1]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        json(&out)["error"]["code"],
+        "managed_pane_concurrent_recreate"
+    );
+    d.settled(&got.layout.as_ref().unwrap().layout_id).await;
+    let out = cli(
+        &d,
+        &["--json", "layout", "remove", &got.layout.unwrap().layout_id],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["layout"]["state"], "LAYOUT_STATE_REMOVED");
+    let left = d.tmux(&["list-panes", "-a"]);
+    assert!(
+        !left.status.success() || left.stdout.is_empty(),
+        "tmux panes left behind"
+    );
+}

@@ -62,6 +62,9 @@ enum Command {
     /// The container registry.
     #[command(subcommand)]
     Container(ContainerCmd),
+    /// Routes between agents.
+    #[command(subcommand)]
+    Route(RouteCmd),
     /// Layout templates (built-in and operator files).
     Templates,
     /// Launch profiles (built-in and operator files).
@@ -91,6 +94,8 @@ enum LayoutCmd {
         #[arg(long)]
         include_removed: bool,
     },
+    /// Remove every live pane of a layout (kills only panes it created).
+    Remove { layout_id: String },
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +143,33 @@ enum PaneCmd {
         #[arg(long)]
         chain: bool,
     },
+    /// Kill a managed pane and mark it removed (already removed: no change).
+    Remove { pane_id: String },
+    /// Create a successor of a removed or failed pane in the same slot.
+    Recreate {
+        pane_id: String,
+        /// Launch profile for the successor (default: the predecessor's).
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RouteCmd {
+    /// Link two registered agents.
+    Create {
+        source_agent_id: String,
+        target_agent_id: String,
+    },
+    /// List routes, optionally those touching one agent.
+    List {
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Delete a route.
+    Delete { route_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,6 +352,7 @@ async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult
         Command::Pane(cmd) => pane(cmd, connect(socket).await?, out).await,
         Command::Agent(cmd) => agent(cmd, connect(socket).await?, out).await,
         Command::Events(cmd) => events(cmd, connect(socket).await?, out).await,
+        Command::Route(cmd) => route(cmd, connect(socket).await?, out).await,
         Command::Container(ContainerCmd::List) => {
             let r = connect(socket)
                 .await?
@@ -471,6 +504,20 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
             });
             Ok(())
         }
+        LayoutCmd::Remove { layout_id } => {
+            let r = c
+                .remove_layout(pb::RemoveLayoutRequest { layout_id })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                if let Some(l) = &r.layout {
+                    output::layouts_table(std::slice::from_ref(l));
+                    println!();
+                    output::panes_table(&l.panes);
+                }
+            });
+            Ok(())
+        }
     }
 }
 
@@ -564,7 +611,90 @@ async fn pane(cmd: PaneCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResul
             });
             Ok(())
         }
+        PaneCmd::Remove { pane_id } => {
+            let r = c
+                .remove_pane(pb::RemovePaneRequest { pane_id })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                output::panes_table(r.pane.as_slice());
+                if !r.changed {
+                    println!("(already removed; nothing changed)");
+                }
+            });
+            Ok(())
+        }
+        PaneCmd::Recreate {
+            pane_id,
+            profile,
+            idempotency_key,
+        } => {
+            let r = c
+                .recreate_pane(pb::RecreatePaneRequest {
+                    predecessor_pane_id: pane_id,
+                    launch_command_override: profile.unwrap_or_default(),
+                    idempotency_key: idempotency_key.unwrap_or_default(),
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                output::panes_table(r.pane.as_slice());
+                if r.replay {
+                    println!("(replay of an earlier recreate)");
+                }
+            });
+            Ok(())
+        }
     }
+}
+
+async fn route(cmd: RouteCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+    let routes = match cmd {
+        RouteCmd::Create {
+            source_agent_id,
+            target_agent_id,
+        } => c
+            .create_route(pb::CreateRouteRequest {
+                source_agent_id,
+                target_agent_id,
+            })
+            .await?
+            .into_inner()
+            .route
+            .into_iter()
+            .collect::<Vec<_>>(),
+        RouteCmd::List { agent } => {
+            c.list_routes(pb::ListRoutesRequest {
+                agent_id: agent.unwrap_or_default(),
+            })
+            .await?
+            .into_inner()
+            .routes
+        }
+        RouteCmd::Delete { route_id } => {
+            let r = c
+                .delete_route(pb::DeleteRouteRequest { route_id })
+                .await?
+                .into_inner();
+            out.show(&r, || println!("deleted"));
+            return Ok(());
+        }
+    };
+    let r = pb::ListRoutesResponse { routes };
+    out.show(&r, || {
+        print_table(
+            &["ROUTE", "SOURCE", "TARGET", "CREATED"],
+            r.routes.iter().map(|x| {
+                vec![
+                    x.route_id.clone(),
+                    x.source_agent_id.clone(),
+                    x.target_agent_id.clone(),
+                    x.created_at.clone(),
+                ]
+            }),
+        )
+    });
+    Ok(())
 }
 
 async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
