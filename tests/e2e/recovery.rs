@@ -279,3 +279,35 @@ async fn the_sweep_fails_stale_creating_panes_and_the_pipeline_does_not_clobber_
                 .all(|a| !got.panes.iter().any(|p| p.agent_id == a.agent_id))
     );
 }
+
+#[tokio::test]
+async fn the_sweep_never_touches_a_pane_that_became_ready_in_time() {
+    let d = Daemon::start_with(
+        Setup::default().config("settle_window_ms: 20\npending_ttl_ms: 300\nsweep_interval_ms: 25"),
+    )
+    .await;
+    let got = d.create_settled("1m+2s", "fresh").await;
+    assert_eq!(got.layout.as_ref().unwrap().state(), pb::LayoutState::Ready);
+    // Let the TTL run out and the sweep pass many times over these rows.
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(300 + 10 * 25);
+    eventually("the TTL and ten sweeps to pass", || async move {
+        (std::time::Instant::now() >= until).then_some(())
+    })
+    .await;
+    let again = d.settled(&got.layout.unwrap().layout_id).await;
+    for (a, b) in got.panes.iter().zip(&again.panes) {
+        assert_eq!(
+            (b.state(), &b.updated_at),
+            (pb::PaneState::Ready, &a.updated_at)
+        );
+    }
+    let failed = d
+        .all_events()
+        .await
+        .iter()
+        .filter(|e| {
+            e.event_type() == pb::EventType::ManagedPaneStateChanged && payload(e)["to"] == "failed"
+        })
+        .count();
+    assert_eq!(failed, 0);
+}
