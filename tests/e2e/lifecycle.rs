@@ -277,16 +277,7 @@ async fn recreate_after_remove_and_after_failure_builds_a_readable_chain() {
             ("re.s1", 1, "slave")
         );
         d.settled(&layout_id).await;
-        pred = c
-            .get_pane(pb::GetPaneRequest {
-                pane_id: succ.pane_id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .pane
-            .unwrap();
+        pred = d.pane(&succ.pane_id).await;
         assert_eq!(
             pred.state(),
             pb::PaneState::Ready,
@@ -391,16 +382,7 @@ async fn a_failed_pane_is_recreated_and_the_layout_recovers() {
     d.kill9();
     d.restart().await;
     let mut c = d.client().await;
-    let failed = c
-        .get_pane(pb::GetPaneRequest {
-            pane_id: victim.pane_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .pane
-        .unwrap();
+    let failed = d.pane(&victim.pane_id).await;
     assert_eq!(
         (failed.state(), failed.failed_stage()),
         (pb::PaneState::Failed, pb::FailedStage::RecoveryReattach)
@@ -418,16 +400,7 @@ async fn a_failed_pane_is_recreated_and_the_layout_recovers() {
     assert_eq!(succ.chain_depth, 1);
     let l = d.settled(&layout_id).await;
     assert_eq!(l.layout.unwrap().state(), pb::LayoutState::Ready);
-    let old = c
-        .get_pane(pb::GetPaneRequest {
-            pane_id: victim.pane_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .pane
-        .unwrap();
+    let old = d.pane(&victim.pane_id).await;
     assert_eq!(
         old.state(),
         pb::PaneState::Removed,

@@ -8,20 +8,6 @@ use agenttower::pb;
 
 use crate::support::*;
 
-async fn pane(d: &Daemon, id: &str) -> pb::Pane {
-    d.client()
-        .await
-        .get_pane(pb::GetPaneRequest {
-            pane_id: id.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .pane
-        .unwrap()
-}
-
 #[tokio::test]
 async fn kill_9_during_a_spawn_then_restart_settles_every_pane_once() {
     let mut d = Daemon::start_with(
@@ -98,14 +84,14 @@ async fn a_pane_killed_while_the_daemon_was_down_is_failed_at_boot() {
     tmux_ok(d.tmux(&["kill-pane", "-t", &victim.tmux_pane_id]));
     d.restart().await;
     // Visible as soon as the socket answers.
-    let v = pane(&d, &victim.pane_id).await;
+    let v = d.pane(&victim.pane_id).await;
     assert_eq!(
         (v.state(), v.failed_stage()),
         (pb::PaneState::Failed, pb::FailedStage::RecoveryReattach)
     );
     assert!(v.hint.contains("recreate"));
     for other in [&got.panes[0], &got.panes[2]] {
-        assert_eq!(pane(&d, &other.pane_id).await.state(), pb::PaneState::Ready);
+        assert_eq!(d.pane(&other.pane_id).await.state(), pb::PaneState::Ready);
     }
     let layout = d
         .settled(&got.layout.unwrap().layout_id)
@@ -164,13 +150,13 @@ async fn a_container_whose_listing_fails_at_boot_is_left_untouched() {
     tmux_ok(d.tmux(&["kill-server"]));
     d.restart().await;
     for p in &kept.panes {
-        let now = pane(&d, &p.pane_id).await;
+        let now = d.pane(&p.pane_id).await;
         assert_eq!(now.state(), pb::PaneState::Ready);
         assert_eq!(now.updated_at, p.updated_at, "c1's rows were touched");
     }
     for p in &local.panes {
         assert_eq!(
-            pane(&d, &p.pane_id).await.failed_stage(),
+            d.pane(&p.pane_id).await.failed_stage(),
             pb::FailedStage::RecoveryReattach
         );
     }
@@ -205,7 +191,7 @@ async fn the_health_watcher_notices_a_dead_launch_command_and_a_vanished_pane() 
     .unwrap();
     tmux_ok(d.tmux(&["kill-pane", "-t", &s2.tmux_pane_id]));
     let dead = eventually("the watcher to degrade the pane", || async {
-        let p = pane(&d, &s1.pane_id).await;
+        let p = d.pane(&s1.pane_id).await;
         (p.state() != pb::PaneState::Ready).then_some(p)
     })
     .await;
@@ -214,7 +200,7 @@ async fn the_health_watcher_notices_a_dead_launch_command_and_a_vanished_pane() 
         (pb::PaneState::Degraded, pb::FailedStage::LaunchCommand)
     );
     let gone = eventually("the watcher to fail the vanished pane", || async {
-        let p = pane(&d, &s2.pane_id).await;
+        let p = d.pane(&s2.pane_id).await;
         (p.state() != pb::PaneState::Ready).then_some(p)
     })
     .await;
@@ -223,7 +209,7 @@ async fn the_health_watcher_notices_a_dead_launch_command_and_a_vanished_pane() 
         (pb::PaneState::Failed, pb::FailedStage::RecoveryReattach)
     );
     assert_eq!(
-        pane(&d, &got.panes[0].pane_id).await.state(),
+        d.pane(&got.panes[0].pane_id).await.state(),
         pb::PaneState::Ready
     );
 }

@@ -320,6 +320,21 @@ impl Daemon {
         self.create_and_settle(create(template, session)).await
     }
 
+    /// One pane through GetPane.
+    pub async fn pane(&self, id: &str) -> pb::Pane {
+        self.client()
+            .await
+            .get_pane(pb::GetPaneRequest {
+                pane_id: id.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("get pane")
+            .into_inner()
+            .pane
+            .expect("pane")
+    }
+
     /// Every event in the table, oldest first.
     pub async fn all_events(&self) -> Vec<pb::LifecycleEvent> {
         let mut c = self.client().await;

@@ -312,34 +312,41 @@ fn insert_layout(
         }),
     })?;
     for (row, launch) in rows.iter().zip(&launches) {
-        tx.emit(pane_event(
-            EventType::PaneCreated,
-            Actor::Operator,
-            row,
-            json!({
-                "role": row.role,
-                "capability": row.capability,
-                "label": row.label,
-                "tmux_pane_index": row.tmux_pane_index,
-                "launch": {
-                    "profile": launch.profile,
-                    "argv": launch.command,
-                    "env": redact_env(&launch.env),
-                    "working_dir": launch.working_dir,
-                },
-            }),
-        ))?;
-        tx.emit(pane_event(
-            EventType::PendingMarkerSet,
-            Actor::Operator,
-            row,
-            json!({ "token": row.pending_marker_token, "label": row.label }),
-        ))?;
+        announce_pane(tx, row, launch)?;
     }
     Ok(Inserted::New(LayoutView {
         layout,
         panes: rows,
     }))
+}
+
+/// The events of a freshly inserted pane: `managed_pane_created` (with its
+/// launch command, secrets redacted) and `managed_pane_pending_marker_set`.
+/// Shared by CreateLayout and RecreatePane.
+pub(crate) fn announce_pane(tx: &mut Tx<'_>, row: &PaneRow, launch: &Launch) -> Result<()> {
+    tx.emit(pane_event(
+        EventType::PaneCreated,
+        Actor::Operator,
+        row,
+        json!({
+            "role": row.role,
+            "capability": row.capability,
+            "label": row.label,
+            "tmux_pane_index": row.tmux_pane_index,
+            "launch": {
+                "profile": launch.profile,
+                "argv": launch.command,
+                "env": redact_env(&launch.env),
+                "working_dir": launch.working_dir,
+            },
+        }),
+    ))?;
+    tx.emit(pane_event(
+        EventType::PendingMarkerSet,
+        Actor::Operator,
+        row,
+        json!({ "token": row.pending_marker_token, "label": row.label }),
+    ))
 }
 
 /// Maps a constraint violation of the insert to its closed code.

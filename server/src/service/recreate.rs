@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::create::resolve_profile;
+use super::create::{announce_pane, resolve_profile};
 use super::domain::{Actor, EventType, PaneState};
 use super::lifecycle::{pane_event, pane_state, reaggregate};
 use super::pipeline::{self, PanePlan, SpawnMode};
@@ -14,7 +14,6 @@ use super::remove::{kill_panes, retire};
 use super::{Services, validate};
 use crate::config::catalog::SHELL_PROFILE;
 use crate::error::{Error, Result};
-use crate::events::redact_env;
 use crate::store::models::PaneRow;
 use crate::store::{self, Tx, constraint_violation, layouts, panes};
 
@@ -172,29 +171,7 @@ fn insert_successor(
         &row,
         json!({ "predecessor_id": pred.id, "chain_depth": row.chain_depth, "label": row.label }),
     ))?;
-    tx.emit(pane_event(
-        EventType::PaneCreated,
-        Actor::Operator,
-        &row,
-        json!({
-            "role": row.role,
-            "capability": row.capability,
-            "label": row.label,
-            "tmux_pane_index": row.tmux_pane_index,
-            "launch": {
-                "profile": launch.profile,
-                "argv": launch.command,
-                "env": redact_env(&launch.env),
-                "working_dir": launch.working_dir,
-            },
-        }),
-    ))?;
-    tx.emit(pane_event(
-        EventType::PendingMarkerSet,
-        Actor::Operator,
-        &row,
-        json!({ "token": row.pending_marker_token, "label": row.label }),
-    ))?;
+    announce_pane(tx, &row, launch)?;
     if let Some(layout) = layouts::get(tx.conn, &row.layout_id)? {
         reaggregate(tx, &layout, Actor::Operator)?;
     }
