@@ -168,6 +168,10 @@ impl Config {
     pub(crate) fn stage_timeout(&self) -> Duration {
         Duration::from_millis(self.stage_timeout_ms)
     }
+    /// Back-off before the first and second retry of a transient failure.
+    pub(crate) fn retry_backoffs(&self) -> [Duration; 2] {
+        self.retry_backoff_ms.map(Duration::from_millis)
+    }
     pub(crate) fn sweep_interval(&self) -> Duration {
         Duration::from_millis(self.sweep_interval_ms)
     }

@@ -143,7 +143,7 @@ async fn spawn(
     // Stage 2: launch_command. Dead panes stay visible (remain-on-exit); one
     // listing probes them all after the settle window.
     tokio::time::sleep(svc.config.settle_window()).await;
-    let probe = with_retries(&backoffs(svc), |_| {
+    let probe = with_retries(&svc.config.retry_backoffs(), |_| {
         let mut chain = Chain::new();
         chain.cmd([
             "list-panes",
@@ -185,14 +185,6 @@ async fn spawn(
     svc.store
         .write(move |tx| settle(tx, &lid, &socket, outcomes))
         .await
-}
-
-fn backoffs(svc: &Services) -> Vec<Duration> {
-    svc.config
-        .retry_backoff_ms
-        .iter()
-        .map(|ms| Duration::from_millis(*ms))
-        .collect()
 }
 
 /// Runs `op` and retries it after each back-off while it fails transiently
@@ -348,7 +340,7 @@ async fn create_panes(
         .iter()
         .filter_map(|p| p.pane.pending_marker_token.clone())
         .collect();
-    let result = with_retries(&backoffs(svc), |attempt| {
+    let result = with_retries(&svc.config.retry_backoffs(), |attempt| {
         let args = chain.clone().into_args();
         let tokens = &tokens;
         async move {

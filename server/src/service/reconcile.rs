@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -64,13 +63,7 @@ impl Services {
             tracing::warn!(container_id, "no runtime for the container; not reconciled");
             return Ok(Reconciled::Skipped);
         };
-        let backoffs: Vec<Duration> = self
-            .config
-            .retry_backoff_ms
-            .iter()
-            .map(|ms| Duration::from_millis(*ms))
-            .collect();
-        let listing = with_retries(&backoffs, |_| {
+        let listing = with_retries(&self.config.retry_backoffs(), |_| {
             let mut chain = Chain::new();
             chain.cmd(["list-panes", "-a", "-F", PANE_FIELDS]);
             rt.tmux(chain.into_args(), self.config.stage_timeout())

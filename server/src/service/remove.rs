@@ -153,12 +153,7 @@ pub(crate) async fn kill_panes(svc: &Services, rt: &dyn Runtime, ids: Vec<String
         chain.into_args()
     };
     let timeout = svc.config.stage_timeout();
-    let backoffs: Vec<_> = svc
-        .config
-        .retry_backoff_ms
-        .iter()
-        .map(|ms| std::time::Duration::from_millis(*ms))
-        .collect();
+    let backoffs = svc.config.retry_backoffs();
     let gone = |e: &RuntimeError| match e {
         RuntimeError::NoServer => true,
         RuntimeError::Failed { message, .. } => message.contains("can't find"),
