@@ -2,7 +2,7 @@
 
 use super::domain::Origin;
 use super::pipeline::{MARKER_OPTION, MARKER_PREFIX};
-use super::reads::{Page, decode_token, encode_token, page_size};
+use super::reads::{Page, decode_token, page_size, paged};
 use super::{Services, validate};
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
@@ -31,10 +31,7 @@ impl Services {
         size: u32,
         token: &str,
     ) -> Result<Page<AgentRow>> {
-        let container_id = match container {
-            Some(c) => Some(self.container(&c).await?.id),
-            None => None,
-        };
+        let container_id = self.container_filter(container).await?;
         let filter = AgentFilter {
             container_id,
             origin: origin.map(|o| o.to_string()),
@@ -42,19 +39,11 @@ impl Services {
         };
         let after = decode_token::<String>(token)?;
         let limit = page_size(size);
-        let mut rows = self
+        let rows = self
             .store
             .read(move |conn| agents::page(conn, &filter, after, limit + 1))
             .await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_page_token = more
-            .then(|| rows.last().map(|a| encode_token(&a.agent_id)))
-            .flatten();
-        Ok(Page {
-            items: rows,
-            next_page_token,
-        })
+        Ok(paged(rows, limit, |a| a.agent_id.clone(), |a| a))
     }
 
     /// AdoptPane: registers an existing tmux pane as an `adopted` agent. The

@@ -51,7 +51,7 @@ pub(crate) fn decode_token<K: DeserializeOwned>(token: &str) -> Result<Option<K>
 }
 
 /// Builds a page from `limit + 1` fetched rows.
-fn paged<R, T, K: Serialize>(
+pub(crate) fn paged<R, T, K: Serialize>(
     mut rows: Vec<R>,
     limit: i64,
     key: impl Fn(&R) -> K,
@@ -73,6 +73,18 @@ fn state_names(states: &[PaneState]) -> Vec<String> {
 }
 
 impl Services {
+    /// A list filter's container, resolved like any container argument
+    /// (`container_not_found` if it names none); `None` means every container.
+    pub(crate) async fn container_filter(
+        &self,
+        container: Option<String>,
+    ) -> Result<Option<String>> {
+        match container {
+            Some(c) => Ok(Some(self.container(&c).await?.id)),
+            None => Ok(None),
+        }
+    }
+
     /// M2.
     pub(crate) async fn list_layouts(
         &self,
@@ -81,10 +93,7 @@ impl Services {
         size: u32,
         token: &str,
     ) -> Result<Page<LayoutRow>> {
-        let container_id = match container {
-            Some(c) => Some(self.container(&c).await?.id),
-            None => None,
-        };
+        let container_id = self.container_filter(container).await?;
         let filter = LayoutFilter {
             container_id,
             states: state_names(&states),
@@ -134,10 +143,7 @@ impl Services {
         size: u32,
         token: &str,
     ) -> Result<Page<PaneRow>> {
-        let container_id = match container {
-            Some(c) => Some(self.container(&c).await?.id),
-            None => None,
-        };
+        let container_id = self.container_filter(container).await?;
         if let Some(l) = &layout_id {
             validate::field_token("layout_id", l)?;
         }
