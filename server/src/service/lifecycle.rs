@@ -7,9 +7,9 @@ use super::domain::{Actor, EventType, FailedStage, PaneState, aggregate};
 use crate::error::{Error, Result};
 use crate::store::Tx;
 use crate::store::events::NewEvent;
+use crate::store::layouts;
 use crate::store::models::PaneRow;
 use crate::store::panes::{self, PaneChanges};
-use crate::store::{layouts, models::LayoutRow};
 
 fn parse<T: std::str::FromStr>(s: &str) -> Result<T>
 where
@@ -128,8 +128,12 @@ pub(crate) fn transition(
 }
 
 /// Recomputes a layout's state, failed stage and ready count from its panes
-/// and stores them, emitting `managed_layout_state_changed` on a change.
-pub(crate) fn reaggregate(tx: &mut Tx<'_>, layout: &LayoutRow, actor: Actor) -> Result<()> {
+/// and stores them, emitting `managed_layout_state_changed` on a change. An
+/// unknown layout id changes nothing.
+pub(crate) fn reaggregate(tx: &mut Tx<'_>, layout_id: &str, actor: Actor) -> Result<()> {
+    let Some(layout) = layouts::get(tx.conn, layout_id)? else {
+        return Ok(());
+    };
     let rows = panes::for_layout(tx.conn, &layout.id)?;
     let states = rows.iter().map(pane_state).collect::<Result<Vec<_>>>()?;
     let state = aggregate(states.iter().copied());
@@ -139,9 +143,7 @@ pub(crate) fn reaggregate(tx: &mut Tx<'_>, layout: &LayoutRow, actor: Actor) -> 
         .find(|(_, s)| matches!(state, PaneState::Failed | PaneState::Degraded) && **s == state)
         .and_then(|(p, _)| p.failed_stage.clone());
     let ready = states.iter().filter(|s| **s == PaneState::Ready).count() as i32;
-    let current = layouts::get(tx.conn, &layout.id)?.ok_or_else(|| Error::LayoutNotFound {
-        layout_id: layout.id.clone(),
-    })?;
+    let current = &layout;
     if current.state == state.as_str()
         && current.failed_stage == stage
         && current.ready_pane_count == ready

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::runtime::tmux::{Chain, PANE_FIELDS, PaneInfo, parse_panes, session_target};
 use crate::runtime::{Runtime, RuntimeError};
 use crate::store::models::{AgentRow, PaneRow};
-use crate::store::{self, Tx, agents, layouts, panes};
+use crate::store::{self, Tx, agents, panes};
 
 /// tmux user option holding a pane's pending-marker token while it is created.
 pub(crate) const MARKER_OPTION: &str = "@agenttower_marker";
@@ -465,10 +465,8 @@ fn record_created(
         let t = Transition::stopped(PaneState::Failed, FailedStage::PaneCreate, reason);
         transition(tx, pane, t, Actor::Daemon)?;
     }
-    if !failed.is_empty()
-        && let Some(layout) = layouts::get(tx.conn, layout_id)?
-    {
-        reaggregate(tx, &layout, Actor::Daemon)?;
+    if !failed.is_empty() {
+        reaggregate(tx, layout_id, Actor::Daemon)?;
     }
     Ok(())
 }
@@ -605,9 +603,7 @@ fn settle(tx: &mut Tx<'_>, layout_id: &str, socket: &str, outcomes: Vec<Outcome>
         }
         transition(tx, &current, t, Actor::Daemon)?;
     }
-    if let Some(layout) = layouts::get(tx.conn, layout_id)? {
-        reaggregate(tx, &layout, Actor::Daemon)?;
-    }
+    reaggregate(tx, layout_id, Actor::Daemon)?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! (SPEC §8–§9) share one reconcile of a container against a single pane
 //! listing; the pending-marker sweep fails panes stuck in `creating`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -14,7 +14,7 @@ use super::pipeline::{MARKER_OPTION, with_retries};
 use crate::error::Result;
 use crate::runtime::RuntimeError;
 use crate::runtime::tmux::{Chain, PANE_FIELDS, PaneInfo, parse_panes};
-use crate::store::{Tx, layouts, panes};
+use crate::store::{Tx, panes};
 
 /// Why a container is being reconciled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ impl Services {
         self.store
             .write(move |tx| {
                 let mut failed = 0;
-                let mut layouts_touched = Vec::new();
+                let mut touched = BTreeSet::new();
                 for pane in &stale {
                     let found = pane
                         .pending_marker_token
@@ -178,15 +178,11 @@ impl Services {
                     }
                     if transition(tx, pane, t, Actor::Daemon)? {
                         failed += 1;
-                        if !layouts_touched.contains(&pane.layout_id) {
-                            layouts_touched.push(pane.layout_id.clone());
-                        }
+                        touched.insert(pane.layout_id.clone());
                     }
                 }
-                for id in layouts_touched {
-                    if let Some(layout) = layouts::get(tx.conn, &id)? {
-                        reaggregate(tx, &layout, Actor::Daemon)?;
-                    }
+                for id in touched {
+                    reaggregate(tx, &id, Actor::Daemon)?;
                 }
                 Ok(failed)
             })
@@ -243,7 +239,7 @@ fn settle_against(
     reason: Reason,
 ) -> Result<()> {
     let live = panes::of_container_in(tx.conn, container_id, &["ready", "degraded"])?;
-    let mut touched: Vec<String> = Vec::new();
+    let mut touched = BTreeSet::new();
     for pane in &live {
         let state = pane_state(pane)?;
         let info = pane
@@ -270,7 +266,7 @@ fn settle_against(
                             json!({ "label": pane.label, "tmux_pane_id": pane.tmux_pane_id }),
                         ))?;
                     }
-                    touched.push(pane.layout_id.clone());
+                    touched.insert(pane.layout_id.clone());
                 }
             }
             Some(info) if info.dead && state == PaneState::Ready => {
@@ -289,7 +285,7 @@ fn settle_against(
                     format!("the launch command exited with {status} after the pane was ready"),
                 );
                 if transition(tx, pane, t, Actor::Daemon)? {
-                    touched.push(pane.layout_id.clone());
+                    touched.insert(pane.layout_id.clone());
                 }
             }
             Some(_) if reason == Reason::Boot => {
@@ -303,12 +299,8 @@ fn settle_against(
             Some(_) => {}
         }
     }
-    touched.sort();
-    touched.dedup();
     for id in touched {
-        if let Some(layout) = layouts::get(tx.conn, &id)? {
-            reaggregate(tx, &layout, Actor::Daemon)?;
-        }
+        reaggregate(tx, &id, Actor::Daemon)?;
     }
     Ok(())
 }

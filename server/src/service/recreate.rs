@@ -15,7 +15,7 @@ use super::{Services, validate};
 use crate::config::catalog::SHELL_PROFILE;
 use crate::error::{Error, Result};
 use crate::store::models::PaneRow;
-use crate::store::{self, Tx, constraint_violation, layouts, panes};
+use crate::store::{self, Tx, constraint_violation, panes};
 
 /// Deepest chain a successor may reach (SPEC §5: chain_depth 0..16).
 pub(crate) const CHAIN_LIMIT: u32 = 16;
@@ -172,8 +172,6 @@ fn insert_successor(
         json!({ "predecessor_id": pred.id, "chain_depth": row.chain_depth, "label": row.label }),
     ))?;
     announce_pane(tx, &row, launch)?;
-    if let Some(layout) = layouts::get(tx.conn, &row.layout_id)? {
-        reaggregate(tx, &layout, Actor::Operator)?;
-    }
+    reaggregate(tx, &row.layout_id, Actor::Operator)?;
     Ok(Outcome::New(row))
 }

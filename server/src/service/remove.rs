@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::runtime::tmux::Chain;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::store::models::PaneRow;
-use crate::store::{Tx, agents, layouts, panes, routes};
+use crate::store::{Tx, agents, panes, routes};
 
 fn shutting_down() -> Error {
     Error::internal(anyhow::anyhow!("the daemon is shutting down"))
@@ -211,8 +211,6 @@ pub(crate) fn retire(tx: &mut Tx<'_>, pane_id: &str, actor: Actor, reason: &str)
             "reason": reason,
         }),
     ))?;
-    if let Some(layout) = layouts::get(tx.conn, &pane.layout_id)? {
-        reaggregate(tx, &layout, actor)?;
-    }
+    reaggregate(tx, &pane.layout_id, actor)?;
     Ok(true)
 }
