@@ -23,10 +23,23 @@ pub struct DaemonUnavailable {
 
 /// Opens a channel to the daemon listening on `socket`.
 pub async fn connect(socket: impl AsRef<Path>) -> Result<Channel, DaemonUnavailable> {
+    connect_with(socket, endpoint()).await
+}
+
+/// The endpoint `connect` uses; tune it (timeouts, HTTP/2 windows) and pass
+/// it to `connect_with`. Its URI is required by tonic but never used.
+pub fn endpoint() -> Endpoint {
+    Endpoint::from_static("http://agenttowerd")
+}
+
+/// Opens a channel to the daemon on `socket` with a tuned `endpoint`.
+pub async fn connect_with(
+    socket: impl AsRef<Path>,
+    endpoint: Endpoint,
+) -> Result<Channel, DaemonUnavailable> {
     let socket = socket.as_ref().to_path_buf();
     let path = socket.clone();
-    // The URI is required by the API but never used: the connector ignores it.
-    Endpoint::from_static("http://agenttowerd")
+    endpoint
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let path = path.clone();
             async move {

@@ -33,7 +33,11 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
     private_dir(&paths.state_dir)?;
     let _lock = single_instance(&paths.socket)?;
 
-    let store = Store::open(&paths.db, &paths.events_log, Bus::new(4096))?;
+    let store = Store::open(
+        &paths.db,
+        &paths.events_log,
+        Bus::new(config.event_bus_capacity),
+    )?;
     let runtimes = register_containers(&store, &config).await?;
     let svc = Arc::new(Services {
         store,
@@ -78,6 +82,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
                 "stopping: no new connections; finishing in-flight requests and queued work"
             );
             let _ = stop.send(());
+            svc.store.bus().close();
             let ((), served) = tokio::join!(
                 svc.queues.drain(SHUTDOWN_GRACE),
                 tokio::time::timeout(SHUTDOWN_GRACE, &mut server)

@@ -15,6 +15,8 @@ pub(crate) enum Error {
     HostOnly,
     #[error("not implemented (reserved since {reserved_since})")]
     NotImplemented { reserved_since: String },
+    #[error("the daemon is stopping")]
+    Stopping,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
     #[error("container {container_id} not found")]
@@ -98,6 +100,7 @@ impl Error {
             Error::HostOnly => "host_only",
             Error::NotImplemented { .. } => "not_implemented",
             Error::Internal(_) => "internal_error",
+            Error::Stopping => "daemon_unavailable",
             Error::ContainerNotFound { .. } => "container_not_found",
             Error::TemplateNotFound { .. } => "managed_template_not_found",
             Error::LaunchCommandNotFound { .. } => "managed_launch_command_not_found",
@@ -120,7 +123,7 @@ impl Error {
             Error::Validation { field, reason } => {
                 vec![("field", field.clone()), ("reason", reason.clone())]
             }
-            Error::HostOnly | Error::Internal(_) => vec![],
+            Error::HostOnly | Error::Internal(_) | Error::Stopping => vec![],
             Error::NotImplemented { reserved_since } => {
                 vec![("reserved_since", reserved_since.clone())]
             }

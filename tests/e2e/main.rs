@@ -14,3 +14,4 @@ mod reads;
 mod recovery;
 mod schema;
 mod validation;
+mod watch;

@@ -244,6 +244,34 @@ impl Daemon {
         )
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
+    /// The daemon's resident memory in KiB (VmRSS).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// Opens a WatchEvents stream.
+    pub async fn watch(
+        &self,
+        req: pb::WatchEventsRequest,
+    ) -> tonic::Streaming<pb::WatchEventsResponse> {
+        self.client()
+            .await
+            .watch_events(req)
+            .await
+            .expect("watch")
+            .into_inner()
+    }
+
     /// SIGKILL, no clean-up: a crash.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -425,6 +453,47 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// The next event of a watch stream, failing the test after the deadline.
+pub async fn next_event(s: &mut tonic::Streaming<pb::WatchEventsResponse>) -> pb::LifecycleEvent {
+    let item = tokio::time::timeout(DEADLINE, s.message())
+        .await
+        .expect("an event before the deadline")
+        .expect("stream ok")
+        .expect("stream open");
+    match item.item {
+        Some(pb::watch_events_response::Item::Event(e)) => e,
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+/// Reads a watch stream until `done` holds for an event; returns them all.
+pub async fn events_until(
+    s: &mut tonic::Streaming<pb::WatchEventsResponse>,
+    done: impl Fn(&pb::LifecycleEvent) -> bool,
+) -> Vec<pb::LifecycleEvent> {
+    let mut out = Vec::new();
+    loop {
+        let e = next_event(s).await;
+        let stop = done(&e);
+        out.push(e);
+        if stop {
+            return out;
+        }
+    }
+}
+
+/// Whether `e` says layout `layout_id` became `state`.
+pub fn layout_became(e: &pb::LifecycleEvent, layout_id: &str, state: &str) -> bool {
+    e.event_type() == pb::EventType::ManagedLayoutStateChanged
+        && e.layout_id == layout_id
+        && payload(e)["to"] == state
+}
+
+/// The sequences of `events`.
+pub fn sequences(events: &[pb::LifecycleEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.sequence).collect()
 }
 
 /// The event payload as JSON.

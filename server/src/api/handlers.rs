@@ -6,18 +6,21 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 
 use agenttower::pb;
 
 use super::convert;
 use crate::error::{Error, Result};
+use crate::events::watch::Start;
 use crate::service::Services;
 use crate::service::agents::AdoptPane;
 use crate::service::create::CreateLayout;
 use crate::service::recreate::Recreate;
 use crate::store::events::EventFilter;
+use crate::store::models::EventRow;
 
 /// The shared implementation behind both services.
 #[derive(Clone)]
@@ -160,8 +163,27 @@ impl Api {
         })
     }
 
-    async fn watch_events(&self, _: pb::WatchEventsRequest) -> Result<WatchEventsStream> {
-        Err(not_implemented())
+    async fn watch_events(&self, r: pb::WatchEventsRequest) -> Result<WatchEventsStream> {
+        let filter = EventFilter {
+            container_id: opt(r.container_id),
+            layout_id: opt(r.layout_id),
+            pane_id: opt(r.pane_id),
+            event_types: convert::event_type_filter(&r.event_types)?,
+        };
+        let start = if r.from_now {
+            Start::Now
+        } else {
+            Start::After(i64::try_from(r.after_sequence).unwrap_or(i64::MAX))
+        };
+        let events = self.svc.watch_events(start, filter).await?;
+        Ok(Box::pin(ReceiverStream::new(events).map(|item| {
+            item.map(|e| pb::WatchEventsResponse {
+                item: Some(pb::watch_events_response::Item::Event(convert::event(
+                    EventRow::clone(&e),
+                ))),
+            })
+            .map_err(Status::from)
+        })))
     }
 
     async fn list_events(&self, r: pb::ListEventsRequest) -> Result<pb::ListEventsResponse> {

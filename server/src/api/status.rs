@@ -18,6 +18,7 @@ fn grpc_code(e: &Error) -> Code {
         Error::HostOnly => Code::PermissionDenied,
         Error::NotImplemented { .. } => Code::Unimplemented,
         Error::Internal(_) => Code::Internal,
+        Error::Stopping => Code::Unavailable,
         Error::ContainerNotFound { .. }
         | Error::TemplateNotFound { .. }
         | Error::LaunchCommandNotFound { .. }

@@ -69,6 +69,11 @@ pub(crate) struct Config {
     /// Size given to detached sessions (tmux would use 80×24).
     pub pane_columns: u16,
     pub pane_rows: u16,
+    /// Committed events kept for live watchers before a slow one is resumed
+    /// from the event table instead.
+    pub event_bus_capacity: usize,
+    /// Events queued per WatchEvents stream before its watcher waits.
+    pub watch_buffer: usize,
     pub local: LocalConfig,
     /// Further host "containers", each its own tmux server.
     pub local_containers: Vec<ExtraLocal>,
@@ -104,6 +109,8 @@ impl Default for Config {
             health_interval_ms: 5_000,
             pane_columns: 200,
             pane_rows: 50,
+            event_bus_capacity: 4096,
+            watch_buffer: 256,
             local: LocalConfig::default(),
             local_containers: Vec::new(),
         }
@@ -148,6 +155,11 @@ impl Config {
         anyhow::ensure!(
             (10..=1000).contains(&self.pane_columns) && (5..=1000).contains(&self.pane_rows),
             "pane_columns must be 10..=1000 and pane_rows 5..=1000"
+        );
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&self.event_bus_capacity)
+                && (1..=100_000).contains(&self.watch_buffer),
+            "event_bus_capacity must be 1..=1000000 and watch_buffer 1..=100000"
         );
         let mut names = std::collections::HashSet::from(["local"]);
         for extra in &self.local_containers {

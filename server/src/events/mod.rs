@@ -3,13 +3,14 @@
 //! before a payload is ever written.
 
 mod mirror;
+pub(crate) mod watch;
 
 pub(crate) use mirror::Mirror;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch as flag};
 
 use crate::store::models::EventRow;
 
@@ -18,13 +19,27 @@ use crate::store::models::EventRow;
 #[derive(Clone)]
 pub(crate) struct Bus {
     tx: broadcast::Sender<Arc<EventRow>>,
+    /// Set once when the daemon stops, so open watch streams end.
+    closing: Arc<flag::Sender<bool>>,
 }
 
 impl Bus {
+    /// A bus keeping up to `capacity` events for watchers that lag.
     pub(crate) fn new(capacity: usize) -> Self {
         Bus {
             tx: broadcast::channel(capacity).0,
+            closing: Arc::new(flag::channel(false).0),
         }
+    }
+
+    /// Ends every watch stream (daemon shutdown).
+    pub(crate) fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// A flag that turns true when the daemon stops.
+    pub(crate) fn closing(&self) -> flag::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Publishes committed events in sequence order.
@@ -36,7 +51,6 @@ impl Bus {
     }
 
     /// A new live subscription.
-    #[allow(dead_code)]
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<EventRow>> {
         self.tx.subscribe()
     }

@@ -1,15 +1,19 @@
-//! M2–M5 and ListEvents: filtered, keyset-paged reads in the documented
+//! M2–M5, ListEvents and WatchEvents: filtered, keyset-paged reads in the documented
 //! order, one query per page. Page tokens are opaque (base64 of the last
 //! row's sort key).
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::mpsc;
 
 use super::create::LayoutView;
 use super::domain::PaneState;
 use super::{Services, validate};
 use crate::error::{Error, Result};
+use crate::events::watch::{self, Start};
 use crate::store::events::{self, EventFilter};
 use crate::store::layouts::{self, LayoutFilter};
 use crate::store::models::{EventRow, LayoutRow, PaneRow};
@@ -202,6 +206,31 @@ impl Services {
         })
     }
 
+    /// Checks an event filter's ids and resolves its container (by id, short
+    /// id or name) to the stored id.
+    async fn event_filter(&self, mut filter: EventFilter) -> Result<EventFilter> {
+        for (field, value) in [
+            ("layout_id", &filter.layout_id),
+            ("pane_id", &filter.pane_id),
+        ] {
+            if let Some(v) = value {
+                validate::field_token(field, v)?;
+            }
+        }
+        filter.container_id = self.container_filter(filter.container_id.take()).await?;
+        Ok(filter)
+    }
+
+    /// WatchEvents: replay after the start, then live, on a bounded channel.
+    pub(crate) async fn watch_events(
+        &self,
+        start: Start,
+        filter: EventFilter,
+    ) -> Result<mpsc::Receiver<Result<Arc<EventRow>>>> {
+        let filter = self.event_filter(filter).await?;
+        watch::spawn(self.store.clone(), start, filter, self.config.watch_buffer).await
+    }
+
     /// ListEvents: history after a sequence, oldest first.
     pub(crate) async fn list_events(
         &self,
@@ -210,15 +239,7 @@ impl Services {
         size: u32,
         token: &str,
     ) -> Result<Page<EventRow>> {
-        for (field, value) in [
-            ("container_id", &filter.container_id),
-            ("layout_id", &filter.layout_id),
-            ("pane_id", &filter.pane_id),
-        ] {
-            if let Some(v) = value {
-                validate::field_token(field, v)?;
-            }
-        }
+        let filter = self.event_filter(filter).await?;
         let after = match decode_token::<i64>(token)? {
             Some(seq) => seq,
             None => i64::try_from(after).unwrap_or(i64::MAX),

@@ -72,3 +72,25 @@ pub(crate) fn list_after(
     }
     Ok(q.load(conn)?)
 }
+
+impl EventFilter {
+    /// Whether a committed event passes this filter (the in-memory twin of
+    /// the WHERE clause of `list_after`).
+    pub(crate) fn matches(&self, e: &EventRow) -> bool {
+        fn field(want: &Option<String>, have: &Option<String>) -> bool {
+            want.is_none() || want == have
+        }
+        field(&self.container_id, &e.container_id)
+            && field(&self.layout_id, &e.layout_id)
+            && field(&self.pane_id, &e.pane_id)
+            && (self.event_types.is_empty() || self.event_types.contains(&e.event_type))
+    }
+}
+
+/// The newest sequence in the table (0 when there is none).
+pub(crate) fn head(conn: &mut SqliteConnection) -> Result<i64> {
+    let max: Option<i32> = ev::table
+        .select(diesel::dsl::max(ev::sequence))
+        .first(conn)?;
+    Ok(max.map_or(0, i64::from))
+}

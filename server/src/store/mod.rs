@@ -129,6 +129,11 @@ impl Store {
         .map_err(Error::internal)?
     }
 
+    /// The live event bus fed by `write`.
+    pub(crate) fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
     /// Runs `f` on a reader connection (off the async reactor).
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
