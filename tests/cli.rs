@@ -241,3 +241,82 @@ async fn pane_remove_recreate_and_layout_remove() {
         "tmux panes left behind"
     );
 }
+
+#[tokio::test]
+async fn events_watch_follows_live_and_create_wait_shows_pane_progress() {
+    let d = Daemon::start().await;
+    let head = d.all_events().await.last().map_or(0, |e| e.sequence);
+    // A follower that stops after the first layout state change.
+    let follower = Command::new(env!("CARGO_BIN_EXE_agenttower"))
+        .envs(d.env())
+        .args([
+            "--json",
+            "events",
+            "watch",
+            "--type",
+            "managed_layout_state_changed",
+        ])
+        .args(["--after", &head.to_string(), "--count", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let out = cli(
+        &d,
+        &["layout", "create", "-t", "1m+2s", "-s", "prog", "--wait"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for label in ["prog.m1", "prog.s1", "prog.s2"] {
+        assert!(
+            stderr.contains(&format!("pane {label}: creating → ready")),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains(": ready (3/3 ready)"), "{stderr}");
+
+    let followed = follower.wait_with_output().unwrap();
+    assert_eq!(followed.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&followed.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON object per line: {text}");
+    let e: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(e["event_type"], "EVENT_TYPE_MANAGED_LAYOUT_STATE_CHANGED");
+    assert!(
+        e["payload_json"]
+            .as_str()
+            .unwrap()
+            .contains("\"to\":\"ready\"")
+    );
+
+    // Replaying the whole log gives every event once, in order.
+    let all = d.all_events().await;
+    let out = cli(
+        &d,
+        &[
+            "--json",
+            "events",
+            "watch",
+            "--after",
+            "0",
+            "--count",
+            &all.len().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let seqs: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["sequence"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, sequences(&all));
+
+    // An unknown type is a usage error (2) before anything is sent.
+    let out = cli(&d, &["events", "watch", "--type", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+}

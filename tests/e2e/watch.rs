@@ -130,6 +130,29 @@ async fn filters_select_by_pane_and_event_type_and_bad_filters_are_refused() {
         .into_inner()
         .events;
     assert!(!listed.is_empty() && listed.iter().all(|e| e.pane_id == pane.pane_id));
+
+    // newest_first pages backwards through the tail of the log.
+    let all = sequences(&d.all_events().await);
+    let mut tail = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = c
+            .list_events(pb::ListEventsRequest {
+                newest_first: true,
+                page_size: 3,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        tail.extend(sequences(&r.events));
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    assert_eq!(tail, all.iter().rev().copied().collect::<Vec<_>>());
 }
 
 #[tokio::test]

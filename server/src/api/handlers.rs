@@ -195,7 +195,12 @@ impl Api {
         };
         let page = self
             .svc
-            .list_events(r.after_sequence, filter, r.page_size, &r.page_token)
+            .list_events(
+                r.after_sequence,
+                filter,
+                (r.page_size, &r.page_token),
+                r.newest_first,
+            )
             .await?;
         Ok(pb::ListEventsResponse {
             events: page.items.into_iter().map(convert::event).collect(),

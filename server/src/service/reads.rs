@@ -231,23 +231,30 @@ impl Services {
         watch::spawn(self.store.clone(), start, filter, self.config.watch_buffer).await
     }
 
-    /// ListEvents: history after a sequence, oldest first.
+    /// ListEvents: history after a sequence, oldest first, or the newest
+    /// first (the tail of the log).
     pub(crate) async fn list_events(
         &self,
         after: u64,
         filter: EventFilter,
-        size: u32,
-        token: &str,
+        page: (u32, &str),
+        newest_first: bool,
     ) -> Result<Page<EventRow>> {
         let filter = self.event_filter(filter).await?;
-        let after = match decode_token::<i64>(token)? {
-            Some(seq) => seq,
-            None => i64::try_from(after).unwrap_or(i64::MAX),
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        // The token is the last sequence returned: the next page continues
+        // past it in the page's direction.
+        let (after, before) = match (decode_token::<i64>(page.1)?, newest_first) {
+            (Some(seq), false) => (seq, i64::MAX),
+            (Some(seq), true) => (after, seq),
+            (None, _) => (after, i64::MAX),
         };
-        let limit = page_size(size);
+        let limit = page_size(page.0);
         let rows = self
             .store
-            .read(move |conn| events::list_after(conn, after, &filter, limit + 1))
+            .read(move |conn| {
+                events::list_between(conn, after, before, &filter, limit + 1, newest_first)
+            })
             .await?;
         Ok(paged(rows, limit, |e| i64::from(e.sequence), |e| e))
     }

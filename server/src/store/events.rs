@@ -52,12 +52,33 @@ pub(crate) fn list_after(
     filter: &EventFilter,
     limit: i64,
 ) -> Result<Vec<EventRow>> {
+    list_between(conn, after, i64::MAX, filter, limit, false)
+}
+
+/// Events with `after < sequence < before`, oldest (or newest) first, at
+/// most `limit`.
+pub(crate) fn list_between(
+    conn: &mut SqliteConnection,
+    after: i64,
+    before: i64,
+    filter: &EventFilter,
+    limit: i64,
+    newest_first: bool,
+) -> Result<Vec<EventRow>> {
+    let clamp = |s: i64| s.clamp(0, i64::from(i32::MAX)) as i32;
     let mut q = ev::table
         .select(EventRow::as_select())
-        .filter(ev::sequence.gt(after.clamp(0, i32::MAX as i64) as i32))
-        .order(ev::sequence.asc())
+        .filter(ev::sequence.gt(clamp(after)))
         .limit(limit)
         .into_boxed();
+    if before <= i64::from(i32::MAX) {
+        q = q.filter(ev::sequence.lt(clamp(before)));
+    }
+    q = if newest_first {
+        q.order(ev::sequence.desc())
+    } else {
+        q.order(ev::sequence.asc())
+    };
     if let Some(c) = &filter.container_id {
         q = q.filter(ev::container_id.eq(c.clone()));
     }

@@ -4,12 +4,13 @@
 //! API errors apart.
 
 mod daemon;
+mod events;
 mod output;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agenttower::client::{self, ManagedSessionsClient};
 use agenttower::pb;
@@ -58,7 +59,7 @@ enum Command {
     Agent(AgentCmd),
     /// The lifecycle event log.
     #[command(subcommand)]
-    Events(EventsCmd),
+    Events(events::EventsCmd),
     /// The container registry.
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -202,30 +203,13 @@ enum AgentCmd {
 }
 
 #[derive(Debug, Subcommand)]
-enum EventsCmd {
-    /// Print the event history after a sequence.
-    List {
-        #[arg(long, default_value_t = 0)]
-        after: u64,
-        #[arg(long)]
-        container: Option<String>,
-        #[arg(long)]
-        layout: Option<String>,
-        #[arg(long)]
-        pane: Option<String>,
-        #[command(flatten)]
-        page: PageArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 enum ContainerCmd {
     /// List registered containers.
     List,
 }
 
 #[derive(Debug, Args)]
-struct PageArgs {
+pub(crate) struct PageArgs {
     /// Rows per page (default 50, max 200).
     #[arg(long, default_value_t = 0)]
     page_size: u32,
@@ -262,7 +246,7 @@ enum OriginArg {
 }
 
 /// Why a command failed, mapped to its exit code.
-enum Failure {
+pub(crate) enum Failure {
     Unavailable(String),
     Api(tonic::Status),
     Usage(String),
@@ -282,7 +266,7 @@ impl From<tonic::Status> for Failure {
     }
 }
 
-type CliResult = Result<(), Failure>;
+pub(crate) type CliResult = Result<(), Failure>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -341,7 +325,7 @@ async fn main() -> ExitCode {
     })
 }
 
-async fn connect(socket: &std::path::Path) -> Result<ManagedSessionsClient, Failure> {
+pub(crate) async fn connect(socket: &std::path::Path) -> Result<ManagedSessionsClient, Failure> {
     Ok(ManagedSessionsClient::new(client::connect(socket).await?))
 }
 
@@ -351,7 +335,7 @@ async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult
         Command::Layout(cmd) => layout(cmd, connect(socket).await?, out).await,
         Command::Pane(cmd) => pane(cmd, connect(socket).await?, out).await,
         Command::Agent(cmd) => agent(cmd, connect(socket).await?, out).await,
-        Command::Events(cmd) => events(cmd, connect(socket).await?, out).await,
+        Command::Events(cmd) => events::run(cmd, socket, out).await,
         Command::Route(cmd) => route(cmd, connect(socket).await?, out).await,
         Command::Container(ContainerCmd::List) => {
             let r = connect(socket)
@@ -455,13 +439,7 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
                 });
                 return Ok(());
             }
-            wait_settled(
-                &mut c,
-                &r.layout_id,
-                Duration::from_secs(args.wait_timeout),
-                out,
-            )
-            .await
+            events::wait_settled(&mut c, &r, Duration::from_secs(args.wait_timeout), out).await
         }
         LayoutCmd::List {
             container,
@@ -518,54 +496,6 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
             });
             Ok(())
         }
-    }
-}
-
-/// Polls the layout until it leaves `creating`, printing progress on change.
-async fn wait_settled(
-    c: &mut ManagedSessionsClient,
-    layout_id: &str,
-    timeout: Duration,
-    out: &Out,
-) -> CliResult {
-    let deadline = Instant::now() + timeout;
-    let mut last = None;
-    loop {
-        let r = c
-            .get_layout(pb::GetLayoutRequest {
-                layout_id: layout_id.to_string(),
-                include_terminal_panes: false,
-            })
-            .await?
-            .into_inner();
-        let layout = r.layout.clone().unwrap_or_default();
-        let progress = (layout.state, layout.ready_pane_count);
-        if last != Some(progress) && !out.json {
-            eprintln!(
-                "layout {layout_id}: {} ({}/{} ready)",
-                output::layout_state(layout.state()),
-                layout.ready_pane_count,
-                layout.intended_pane_count
-            );
-            last = Some(progress);
-        }
-        if layout.state() != pb::LayoutState::Creating {
-            out.show(&r, || output::panes_table(&r.panes));
-            return match layout.state() {
-                pb::LayoutState::Ready => Ok(()),
-                other => Err(Failure::NotReady(format!(
-                    "layout {layout_id} settled {}: {}",
-                    output::layout_state(other),
-                    layout.hint
-                ))),
-            };
-        }
-        if Instant::now() >= deadline {
-            return Err(Failure::Timeout(format!(
-                "layout {layout_id} still creating after {timeout:?}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -743,44 +673,5 @@ async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliRes
             .into_inner(),
     };
     out.show(&r, || output::agents_table(r.agent.as_slice()));
-    Ok(())
-}
-
-async fn events(cmd: EventsCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
-    let EventsCmd::List {
-        after,
-        container,
-        layout,
-        pane,
-        page,
-    } = cmd;
-    let r = c
-        .list_events(pb::ListEventsRequest {
-            after_sequence: after,
-            container_id: container.unwrap_or_default(),
-            layout_id: layout.unwrap_or_default(),
-            pane_id: pane.unwrap_or_default(),
-            event_types: vec![],
-            page_size: page.page_size,
-            page_token: page.page_token,
-        })
-        .await?
-        .into_inner();
-    out.show(&r, || {
-        print_table(
-            &["SEQ", "TIME", "EVENT", "LAYOUT", "PANE", "ACTOR"],
-            r.events.iter().map(|e| {
-                vec![
-                    e.sequence.to_string(),
-                    e.timestamp.clone(),
-                    output::enum_name(e.event_type().as_str_name(), "EVENT_TYPE_"),
-                    e.layout_id.clone(),
-                    e.pane_id.clone(),
-                    output::enum_name(e.actor().as_str_name(), "ACTOR_"),
-                ]
-            }),
-        );
-        output::next_page(&r.next_page_token);
-    });
     Ok(())
 }

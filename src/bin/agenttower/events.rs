@@ -1,0 +1,316 @@
+//! `events list|watch` and the event-driven progress of `layout create
+//! --wait`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use agenttower::client::{self, ManagedSessionsClient};
+use agenttower::pb;
+use clap::{Args, Subcommand};
+use tokio::time::Instant;
+
+use crate::output::{self, Out, print_table};
+use crate::{CliResult, Failure, PageArgs};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventsCmd {
+    /// Print the event history after a sequence.
+    List {
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Follow events as they are committed (one JSON object per line with
+    /// --json). Resumes by sequence if the daemon restarts.
+    Watch {
+        /// Replay events after this sequence first (default: only new ones).
+        #[arg(long)]
+        after: Option<u64>,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+/// Filters shared by `events list` and `events watch`.
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    #[arg(long)]
+    container: Option<String>,
+    #[arg(long)]
+    layout: Option<String>,
+    #[arg(long)]
+    pane: Option<String>,
+    /// Event type, e.g. managed_pane_state_changed (repeatable).
+    #[arg(long = "type", value_name = "EVENT_TYPE", value_parser = parse_event_type)]
+    types: Vec<i32>,
+}
+
+fn parse_event_type(s: &str) -> Result<i32, String> {
+    pb::EventType::from_str_name(&format!("EVENT_TYPE_{}", s.to_ascii_uppercase()))
+        .filter(|t| *t != pb::EventType::Unspecified)
+        .map(|t| t as i32)
+        .ok_or_else(|| format!("unknown event type {s:?} (e.g. managed_pane_state_changed)"))
+}
+
+pub(crate) async fn run(cmd: EventsCmd, socket: &Path, out: &Out) -> CliResult {
+    match cmd {
+        EventsCmd::List {
+            after,
+            filter,
+            page,
+        } => {
+            let r = crate::connect(socket)
+                .await?
+                .list_events(pb::ListEventsRequest {
+                    after_sequence: after,
+                    container_id: filter.container.unwrap_or_default(),
+                    layout_id: filter.layout.unwrap_or_default(),
+                    pane_id: filter.pane.unwrap_or_default(),
+                    event_types: filter.types,
+                    page_size: page.page_size,
+                    page_token: page.page_token,
+                    newest_first: false,
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                events_table(&r.events);
+                output::next_page(&r.next_page_token);
+            });
+            Ok(())
+        }
+        EventsCmd::Watch {
+            after,
+            count,
+            filter,
+        } => watch(socket, after, count, filter, out).await,
+    }
+}
+
+fn events_table(events: &[pb::LifecycleEvent]) {
+    print_table(
+        &["SEQ", "TIME", "EVENT", "LAYOUT", "PANE", "ACTOR"],
+        events.iter().map(|e| {
+            vec![
+                e.sequence.to_string(),
+                e.timestamp.clone(),
+                output::enum_name(e.event_type().as_str_name(), "EVENT_TYPE_"),
+                e.layout_id.clone(),
+                e.pane_id.clone(),
+                output::enum_name(e.actor().as_str_name(), "ACTOR_"),
+            ]
+        }),
+    );
+}
+
+/// The longest pause between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Follows events; when the daemon goes away, reconnects with capped
+/// back-off and resumes after the last sequence it handled.
+async fn watch(
+    socket: &Path,
+    after: Option<u64>,
+    count: Option<u64>,
+    filter: FilterArgs,
+    out: &Out,
+) -> CliResult {
+    // "From now" is pinned to the current head, so a reconnect before the
+    // first event still misses nothing.
+    let mut last = match after {
+        Some(seq) => seq,
+        None => head(&mut crate::connect(socket).await?).await?,
+    };
+    let mut printed = 0u64;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let request = pb::WatchEventsRequest {
+            after_sequence: last,
+            from_now: false,
+            container_id: filter.container.clone().unwrap_or_default(),
+            layout_id: filter.layout.clone().unwrap_or_default(),
+            pane_id: filter.pane.clone().unwrap_or_default(),
+            event_types: filter.types.clone(),
+        };
+        let opened = match client::connect(socket).await {
+            Ok(ch) => ManagedSessionsClient::new(ch).watch_events(request).await,
+            Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+        };
+        let mut stream = match opened {
+            Ok(s) => s.into_inner(),
+            // A closed-set answer (a bad filter) is final.
+            Err(s) if client::api_error(&s).is_some_and(|e| e.reason != "daemon_unavailable") => {
+                return Err(s.into());
+            }
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        loop {
+            match stream.message().await {
+                Ok(Some(pb::WatchEventsResponse {
+                    item: Some(pb::watch_events_response::Item::Event(e)),
+                })) => {
+                    print_event(&e, out);
+                    last = e.sequence;
+                    printed += 1;
+                    if count.is_some_and(|n| printed >= n) {
+                        return Ok(());
+                    }
+                }
+                Ok(Some(pb::WatchEventsResponse {
+                    item: Some(pb::watch_events_response::Item::LaggedResumeAfter(seq)),
+                })) => {
+                    last = seq;
+                    break;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    eprintln!(
+                        "agenttower: event stream interrupted; reconnecting after sequence {last}"
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The newest sequence in the log (0 when empty).
+async fn head(c: &mut ManagedSessionsClient) -> Result<u64, Failure> {
+    let r = c
+        .list_events(pb::ListEventsRequest {
+            newest_first: true,
+            page_size: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    Ok(r.events.first().map_or(0, |e| e.sequence))
+}
+
+fn print_event(e: &pb::LifecycleEvent, out: &Out) {
+    if out.json {
+        match serde_json::to_string(e) {
+            Ok(s) => println!("{s}"),
+            Err(err) => eprintln!("error: cannot encode JSON: {err}"),
+        }
+    } else {
+        println!(
+            "{:>6}  {}  {:<36}  {}  {}  {}",
+            e.sequence,
+            e.timestamp,
+            output::enum_name(e.event_type().as_str_name(), "EVENT_TYPE_"),
+            if e.layout_id.is_empty() {
+                "-"
+            } else {
+                &e.layout_id
+            },
+            if e.pane_id.is_empty() {
+                "-"
+            } else {
+                &e.pane_id
+            },
+            e.payload_json
+        );
+    }
+}
+
+/// Follows the layout's events until it leaves `creating`, printing each
+/// pane's progress, then shows the settled layout.
+pub(crate) async fn wait_settled(
+    c: &mut ManagedSessionsClient,
+    created: &pb::CreateLayoutResponse,
+    timeout: Duration,
+    out: &Out,
+) -> CliResult {
+    let layout_id = created.layout_id.clone();
+    let deadline = Instant::now() + timeout;
+    let labels: HashMap<String, String> = created
+        .panes
+        .iter()
+        .map(|p| (p.pane_id.clone(), p.label.clone()))
+        .collect();
+    // Replaying the layout's own events from the start covers whatever
+    // happened between the create answer and this call.
+    let mut stream = c
+        .watch_events(pb::WatchEventsRequest {
+            layout_id: layout_id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let mut settled = created.state() != pb::LayoutState::Creating;
+    while !settled {
+        let next = tokio::time::timeout_at(deadline, stream.message())
+            .await
+            .map_err(|_| {
+                Failure::Timeout(format!(
+                    "layout {layout_id} still creating after {timeout:?}"
+                ))
+            })??;
+        let Some(pb::WatchEventsResponse {
+            item: Some(pb::watch_events_response::Item::Event(e)),
+        }) = next
+        else {
+            return Err(Failure::Api(tonic::Status::unavailable(
+                "the event stream ended before the layout settled",
+            )));
+        };
+        let payload: serde_json::Value = serde_json::from_str(&e.payload_json).unwrap_or_default();
+        let to = payload["to"].as_str().unwrap_or_default();
+        match e.event_type() {
+            pb::EventType::ManagedPaneStateChanged if !out.json => {
+                let label = labels.get(&e.pane_id).map_or(e.pane_id.as_str(), |l| l);
+                let stage = payload["failed_stage"].as_str().unwrap_or_default();
+                let reason = payload["reason"].as_str().unwrap_or_default();
+                eprintln!(
+                    "  pane {label}: {} → {to}{}",
+                    payload["from"].as_str().unwrap_or_default(),
+                    if stage.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({stage}: {reason})")
+                    }
+                );
+            }
+            pb::EventType::ManagedLayoutStateChanged => {
+                if !out.json {
+                    eprintln!(
+                        "layout {layout_id}: {to} ({}/{} ready)",
+                        payload["ready_pane_count"], payload["intended_pane_count"]
+                    );
+                }
+                settled = to != "creating";
+            }
+            _ => {}
+        }
+    }
+    let r = c
+        .get_layout(pb::GetLayoutRequest {
+            layout_id: layout_id.clone(),
+            include_terminal_panes: false,
+        })
+        .await?
+        .into_inner();
+    out.show(&r, || output::panes_table(&r.panes));
+    let layout = r.layout.unwrap_or_default();
+    match layout.state() {
+        pb::LayoutState::Ready => Ok(()),
+        other => Err(Failure::NotReady(format!(
+            "layout {layout_id} settled {}: {}",
+            output::layout_state(other),
+            layout.hint
+        ))),
+    }
+}
