@@ -2,6 +2,7 @@
 //! client connector, and helpers shared by the CLI, the console and scripts.
 
 pub mod client;
+pub mod launch;
 pub mod paths;
 
 /// Generated protobuf messages and gRPC stubs of package `agenttower.v1`.

@@ -187,7 +187,7 @@ impl Daemon {
             .unwrap();
         let child = Command::new(daemon_bin())
             .envs(self.env())
-            .env("AGENTTOWER_LOG", "info,agenttowerd=debug")
+            .env("AGENTTOWER_LOG", "info,agenttower_server=debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
