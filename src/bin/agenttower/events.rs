@@ -19,6 +19,9 @@ pub(crate) enum EventsCmd {
     List {
         #[arg(long, default_value_t = 0)]
         after: u64,
+        /// Newest first: the tail of the log.
+        #[arg(long)]
+        newest_first: bool,
         #[command(flatten)]
         filter: FilterArgs,
         #[command(flatten)]
@@ -63,6 +66,7 @@ pub(crate) async fn run(cmd: EventsCmd, socket: &Path, out: &Out) -> CliResult {
     match cmd {
         EventsCmd::List {
             after,
+            newest_first,
             filter,
             page,
         } => {
@@ -76,7 +80,7 @@ pub(crate) async fn run(cmd: EventsCmd, socket: &Path, out: &Out) -> CliResult {
                     event_types: filter.types,
                     page_size: page.page_size,
                     page_token: page.page_token,
-                    newest_first: false,
+                    newest_first,
                 })
                 .await?
                 .into_inner();

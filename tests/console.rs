@@ -1,0 +1,256 @@
+//! The real `agenttower-tui` binary inside tmux: it starts its own daemon,
+//! creates a layout from keystrokes, watches it converge, survives a daemon
+//! restart and a resize, removes and recreates a pane, and restores the
+//! terminal on quit. The screen is read with `capture-pane`.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::*;
+
+const TUI: &str = env!("CARGO_BIN_EXE_agenttower-tui");
+
+/// A console in its own tmux server, with its own state, config and daemon.
+struct Console {
+    dir: tempfile::TempDir,
+}
+
+impl Console {
+    fn start() -> Console {
+        let dir = tempfile::Builder::new().prefix("atui").tempdir().unwrap();
+        let cfg = dir.path().join("cfg");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(cfg.join("config.yaml"), "settle_window_ms: 300\n").unwrap();
+        let c = Console { dir };
+        // remain-on-exit keeps the pane after the console quits, so the
+        // test can see what it left behind.
+        let out = Command::new("tmux")
+            .envs(c.env())
+            .arg("-S")
+            .arg(c.ui_socket())
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "ui",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
+            .arg(TUI)
+            .args([";", "set-option", "-g", "remain-on-exit", "on"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let d = self.dir.path();
+        [
+            ("AGENTTOWER_STATE_DIR", d.join("state")),
+            ("AGENTTOWER_CONFIG_DIR", d.join("cfg")),
+            ("AGENTTOWER_TMUX_SOCKET", d.join("tmux-local.sock")),
+            ("HOME", d.to_path_buf()),
+            ("SHELL", PathBuf::from("/bin/sh")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.display().to_string()))
+        .collect()
+    }
+
+    fn ui_socket(&self) -> PathBuf {
+        self.dir.path().join("ui.sock")
+    }
+    fn daemon_socket(&self) -> PathBuf {
+        self.dir.path().join("state/agenttowerd.sock")
+    }
+    fn local_socket(&self) -> PathBuf {
+        self.dir.path().join("tmux-local.sock")
+    }
+
+    fn screen(&self) -> String {
+        tmux_ok(tmux_on(
+            &self.ui_socket(),
+            &["capture-pane", "-p", "-t", "ui"],
+        ))
+    }
+
+    /// Polls the screen until `ok` holds, failing with the last screen.
+    async fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "ui"];
+        args.extend(keys);
+        tmux_ok(tmux_on(&self.ui_socket(), &args));
+    }
+
+    fn text(&self, text: &str) {
+        tmux_ok(tmux_on(
+            &self.ui_socket(),
+            &["send-keys", "-t", "ui", "-l", text],
+        ));
+    }
+
+    fn stop_daemon(&self) {
+        if let Some(pid) = agenttower::launch::daemon_pid(&self.daemon_socket()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.stop_daemon();
+        for socket in [self.ui_socket(), self.local_socket()] {
+            let _ = tmux_on(&socket, &["kill-server"]);
+        }
+    }
+}
+
+/// The screen line that mentions `needle`.
+fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.contains(needle))
+}
+
+fn pane_ready(screen: &str, label: &str) -> bool {
+    line_with(screen, &format!("{label} ")).is_some_and(|l| l.contains(" ready "))
+}
+
+#[tokio::test]
+async fn the_console_creates_a_layout_from_keys_and_watches_it_converge() {
+    let c = Console::start();
+    let screen = c
+        .wait_for("the console to start its daemon and connect", |s| {
+            s.contains("started agenttowerd") && s.contains("connected")
+        })
+        .await;
+    assert!(screen.contains("No layouts yet"), "{screen}");
+
+    // Create a 1m+2s layout named `tui` from the dialog.
+    c.keys(&["c"]);
+    let dialog = c
+        .wait_for("the create dialog", |s| s.contains("Create layout"))
+        .await;
+    assert!(
+        line_with(&dialog, "template").is_some_and(|l| l.contains("1m+2s")),
+        "{dialog}"
+    );
+    c.text("tui");
+    c.keys(&["Enter"]);
+    let screen = c
+        .wait_for("the layout to converge", |s| {
+            line_with(s, "tui ").is_some_and(|l| l.contains("ready") && l.contains("3/3 ready"))
+                && ["tui.m1", "tui.s1", "tui.s2"]
+                    .iter()
+                    .all(|p| pane_ready(s, p))
+        })
+        .await;
+    assert!(screen.contains("managed_layout_state_changed"), "{screen}");
+    // The panes are real.
+    let panes = tmux_ok(tmux_on(
+        &c.local_socket(),
+        &["list-panes", "-s", "-t", "=tui", "-F", "#{pane_id}"],
+    ));
+    assert_eq!(panes.lines().count(), 3, "{panes}");
+
+    // A resize redraws at the new size.
+    tmux_ok(tmux_on(
+        &c.ui_socket(),
+        &["resize-window", "-t", "ui", "-x", "100", "-y", "32"],
+    ));
+    c.wait_for("a redraw at 100 columns", |s| {
+        s.lines().all(|l| l.chars().count() <= 100)
+            && line_with(s, "tui ").is_some_and(|l| l.contains("3/3 ready"))
+            && s.lines().next().is_some_and(|l| l.contains("AgentTower"))
+    })
+    .await;
+
+    // The daemon restarts under the console: it reconnects and resumes.
+    c.stop_daemon();
+    c.wait_for("reconnecting", |s| s.contains("reconnecting"))
+        .await;
+    let mut daemon = Command::new(TUI)
+        .arg("--run-daemon")
+        .envs(c.env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    c.wait_for("the reattach event after the restart", |s| {
+        s.contains("connected") && s.contains("managed_layout_recovery_reattached")
+    })
+    .await;
+
+    // Remove the second worker, then recreate it, from the pane list.
+    c.keys(&["Tab", "Down", "Down", "x"]);
+    c.wait_for("the pane to be removed", |s| {
+        s.contains("removed pane tui.s2")
+            && line_with(s, "tui.s2 ").is_some_and(|l| l.contains("removed"))
+    })
+    .await;
+    c.keys(&["r"]);
+    c.wait_for("the successor to be ready", |s| {
+        s.contains("recreating pane tui.s2") && pane_ready(s, "tui.s2")
+    })
+    .await;
+
+    // An API error shows its closed code and hint on the status line: the
+    // same session name again.
+    c.keys(&["c"]);
+    c.wait_for("the create dialog", |s| s.contains("Create layout"))
+        .await;
+    c.text("tui");
+    c.keys(&["Enter"]);
+    c.wait_for("the conflict error", |s| {
+        line_with(s, "managed_session_name_conflict").is_some_and(|l| l.contains("hint:"))
+    })
+    .await;
+
+    // Quit: the console exits 0 and leaves the alternate screen.
+    c.keys(&["q"]);
+    let ui = c.ui_socket();
+    let state = eventually("the console to exit", || {
+        let out = tmux_ok(tmux_on(
+            &ui,
+            &[
+                "display-message",
+                "-p",
+                "-t",
+                "ui",
+                "#{pane_dead} #{alternate_on} #{pane_dead_status}",
+            ],
+        ));
+        async move { out.trim().starts_with('1').then_some(out) }
+    })
+    .await;
+    assert_eq!(state.trim(), "1 0 0", "dead, normal screen, exit status 0");
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

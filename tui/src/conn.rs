@@ -1,0 +1,404 @@
+//! The console's connection to the daemon. One task owns it: it takes a
+//! snapshot, follows `WatchEvents` (refetching the layout an event names),
+//! runs the operator's requests, and on any loss reconnects with capped
+//! back-off and resumes after the last sequence it delivered.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agenttower::client::{self, ManagedSessionsClient};
+use agenttower::pb;
+use tokio::sync::mpsc;
+
+use crate::state::hint_for;
+
+/// Events shown from before the console started.
+const TAIL: u32 = 50;
+/// First and longest pause between reconnection attempts.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Log lines shown by the log view.
+const LOG_TAIL_LINES: usize = 200;
+
+/// What the daemon looked like when (re)connecting.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    pub containers: Vec<pb::Container>,
+    pub templates: Vec<String>,
+    /// Every layout with all its panes.
+    pub layouts: Vec<pb::Layout>,
+    /// Recent events, oldest first (empty when resuming).
+    pub tail: Vec<pb::LifecycleEvent>,
+}
+
+/// A message from the connection to the state.
+#[derive(Debug)]
+pub(crate) enum Server {
+    Snapshot(Snapshot),
+    Event(pb::LifecycleEvent),
+    /// A layout refetched after one of its events.
+    Layout(Box<pb::Layout>),
+    /// The daemon went away; reconnecting.
+    Lost(String),
+    /// A request succeeded.
+    Done(String),
+    /// A request failed with a closed-set code.
+    Failed {
+        code: String,
+        message: String,
+        hint: String,
+    },
+    LogTail {
+        label: String,
+        lines: Vec<String>,
+    },
+}
+
+/// An operator request for the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    Create {
+        container_id: String,
+        template_name: String,
+        session: String,
+        idempotency_key: String,
+    },
+    RemovePane {
+        pane_id: String,
+        label: String,
+    },
+    RecreatePane {
+        pane_id: String,
+        label: String,
+    },
+    RemoveLayout {
+        layout_id: String,
+        session: String,
+    },
+    LogTail {
+        label: String,
+        path: String,
+    },
+}
+
+/// Runs until the console drops its receiver.
+pub(crate) async fn run(
+    socket: PathBuf,
+    out: mpsc::Sender<Server>,
+    mut requests: mpsc::Receiver<Request>,
+) {
+    let mut after: Option<u64> = None;
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let reason = match session(&socket, &mut after, &mut backoff, &out, &mut requests).await {
+            Ok(()) => return,
+            Err(reason) => reason,
+        };
+        if out.send(Server::Lost(reason)).await.is_err() {
+            return;
+        }
+        // Requests made while disconnected fail at once rather than queue.
+        while let Ok(r) = requests.try_recv() {
+            let _ = out.send(failed_offline(&r)).await;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn failed_offline(_: &Request) -> Server {
+    Server::Failed {
+        code: "daemon_unavailable".into(),
+        message: "not connected to agenttowerd".into(),
+        hint: hint_for("daemon_unavailable").into(),
+    }
+}
+
+/// One connection: snapshot, then events and requests until something
+/// breaks (`Err` with the reason) or the console goes away (`Ok`). A
+/// successful snapshot resets the back-off.
+async fn session(
+    socket: &std::path::Path,
+    after: &mut Option<u64>,
+    backoff: &mut Duration,
+    out: &mpsc::Sender<Server>,
+    requests: &mut mpsc::Receiver<Request>,
+) -> Result<(), String> {
+    let mut c =
+        ManagedSessionsClient::new(client::connect(socket).await.map_err(|e| e.to_string())?);
+    let lost = |s: tonic::Status| s.message().to_string();
+    // The tail first: its newest sequence is where the stream starts, so
+    // nothing between the snapshot and the stream is lost.
+    let tail = match *after {
+        Some(_) => Vec::new(),
+        None => {
+            let mut t = c
+                .list_events(pb::ListEventsRequest {
+                    newest_first: true,
+                    page_size: TAIL,
+                    ..Default::default()
+                })
+                .await
+                .map_err(lost)?
+                .into_inner()
+                .events;
+            t.reverse();
+            t
+        }
+    };
+    let start = after.unwrap_or_else(|| tail.last().map_or(0, |e| e.sequence));
+    let snapshot = Snapshot {
+        containers: c
+            .list_containers(pb::ListContainersRequest::default())
+            .await
+            .map_err(lost)?
+            .into_inner()
+            .containers,
+        templates: c
+            .list_templates(pb::ListTemplatesRequest::default())
+            .await
+            .map_err(lost)?
+            .into_inner()
+            .templates
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
+        layouts: all_layouts(&mut c).await.map_err(lost)?,
+        tail,
+    };
+    let mut stream = c
+        .watch_events(pb::WatchEventsRequest {
+            after_sequence: start,
+            ..Default::default()
+        })
+        .await
+        .map_err(lost)?
+        .into_inner();
+    *after = Some(start);
+    *backoff = MIN_BACKOFF;
+    if out.send(Server::Snapshot(snapshot)).await.is_err() {
+        return Ok(());
+    }
+    loop {
+        tokio::select! {
+            m = stream.message() => {
+                let e = match m {
+                    Ok(Some(pb::WatchEventsResponse {
+                        item: Some(pb::watch_events_response::Item::Event(e)),
+                    })) => e,
+                    Ok(Some(pb::WatchEventsResponse {
+                        item: Some(pb::watch_events_response::Item::LaggedResumeAfter(seq)),
+                    })) => {
+                        *after = Some(seq);
+                        return Err("fell behind the event stream".into());
+                    }
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return Err("the event stream ended".into()),
+                    Err(s) => return Err(lost(s)),
+                };
+                let layout_id = e.layout_id.clone();
+                *after = Some(e.sequence);
+                if out.send(Server::Event(e)).await.is_err() {
+                    return Ok(());
+                }
+                if !layout_id.is_empty() {
+                    let layout = fetch_layout(&mut c, &layout_id).await.map_err(lost)?;
+                    if out.send(Server::Layout(Box::new(layout))).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            r = requests.recv() => {
+                let Some(r) = r else { return Ok(()) };
+                let answer = perform(&mut c, r).await;
+                if out.send(answer).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Every layout (all pages), each with all its panes (all pages).
+async fn all_layouts(c: &mut ManagedSessionsClient) -> Result<Vec<pb::Layout>, tonic::Status> {
+    let mut layouts = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = c
+            .list_layouts(pb::ListLayoutsRequest {
+                page_size: 200,
+                page_token: token,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        layouts.extend(r.layouts);
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    let mut panes: std::collections::HashMap<String, Vec<pb::Pane>> = Default::default();
+    let mut token = String::new();
+    loop {
+        let r = c
+            .list_panes(pb::ListPanesRequest {
+                page_size: 200,
+                page_token: token,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        for p in r.panes {
+            panes.entry(p.layout_id.clone()).or_default().push(p);
+        }
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    for l in &mut layouts {
+        l.panes = panes.remove(&l.layout_id).unwrap_or_default();
+    }
+    Ok(layouts)
+}
+
+async fn fetch_layout(
+    c: &mut ManagedSessionsClient,
+    layout_id: &str,
+) -> Result<pb::Layout, tonic::Status> {
+    let r = c
+        .get_layout(pb::GetLayoutRequest {
+            layout_id: layout_id.to_string(),
+            include_terminal_panes: true,
+        })
+        .await?
+        .into_inner();
+    let mut layout = r.layout.unwrap_or_default();
+    layout.panes = r.panes;
+    Ok(layout)
+}
+
+/// Runs one request and says how it went.
+async fn perform(c: &mut ManagedSessionsClient, r: Request) -> Server {
+    let result = match r {
+        Request::Create {
+            container_id,
+            template_name,
+            session,
+            idempotency_key,
+        } => c
+            .create_layout(pb::CreateLayoutRequest {
+                container_id,
+                template_name: template_name.clone(),
+                tmux_session_name: session.clone(),
+                idempotency_key,
+                ..Default::default()
+            })
+            .await
+            .map(|r| {
+                let r = r.into_inner();
+                if r.replay {
+                    format!("layout {session} already exists for that key (replay)")
+                } else {
+                    format!("creating {template_name} as session {session}")
+                }
+            }),
+        Request::RemovePane { pane_id, label } => c
+            .remove_pane(pb::RemovePaneRequest { pane_id })
+            .await
+            .map(|_| format!("removed pane {label}")),
+        Request::RecreatePane { pane_id, label } => c
+            .recreate_pane(pb::RecreatePaneRequest {
+                predecessor_pane_id: pane_id,
+                ..Default::default()
+            })
+            .await
+            .map(|_| format!("recreating pane {label}")),
+        Request::RemoveLayout { layout_id, session } => c
+            .remove_layout(pb::RemoveLayoutRequest { layout_id })
+            .await
+            .map(|_| format!("removed layout {session}")),
+        Request::LogTail { label, path } => return log_tail(label, path).await,
+    };
+    match result {
+        Ok(text) => Server::Done(text),
+        Err(status) => match client::api_error(&status) {
+            Some(e) => Server::Failed {
+                hint: hint_for(&e.reason).into(),
+                code: e.reason,
+                message: e.message,
+            },
+            None => Server::Failed {
+                code: "daemon_unavailable".into(),
+                message: status.message().to_string(),
+                hint: hint_for("daemon_unavailable").into(),
+            },
+        },
+    }
+}
+
+/// The last lines of a pane's log, read from the host.
+async fn log_tail(label: String, path: String) -> Server {
+    if path.is_empty() {
+        return Server::Done(format!("pane {label} has no log"));
+    }
+    let read = tokio::task::spawn_blocking(move || std::fs::read(&path).map(|b| (path, b))).await;
+    match read {
+        Ok(Ok((_, bytes))) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<String> = text
+                .lines()
+                .rev()
+                .take(LOG_TAIL_LINES)
+                .map(strip_controls)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            Server::LogTail { label, lines }
+        }
+        Ok(Err(e)) => Server::Done(format!("cannot read the log of {label}: {e}")),
+        Err(e) => Server::Done(format!("cannot read the log of {label}: {e}")),
+    }
+}
+
+/// Pane logs hold raw terminal output; drop escape sequences and controls
+/// so they cannot drive the console's own terminal.
+fn strip_controls(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ ... final byte in @..~ ; otherwise skip one char.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for n in chars.by_ref() {
+                    if ('@'..='~').contains(&n) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+        } else if c == '\t' {
+            out.push_str("    ");
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_lose_escape_sequences_and_controls() {
+        assert_eq!(
+            strip_controls("\u{1b}[1;32mok\u{1b}[0m\tdone\r\u{7}"),
+            "ok    done"
+        );
+    }
+}
