@@ -297,3 +297,19 @@ async fn a_watcher_resumes_across_a_daemon_restart_without_gap_or_duplicate() {
         "the boot recovery event written while away is replayed"
     );
 }
+
+#[tokio::test]
+async fn a_watcher_that_disconnects_is_cleaned_up() {
+    let d = Daemon::start().await;
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        streams.push(d.watch(from_now()).await);
+    }
+    drop(streams);
+    // Each watcher task notices its client left, even with no event to send.
+    eventually("every watcher task to end", || {
+        let n = d.log().matches("watch stream closed by its client").count();
+        async move { (n == 5).then_some(()) }
+    })
+    .await;
+}

@@ -61,8 +61,12 @@ pub(crate) async fn spawn(
             tx,
             closing,
         };
-        if let Err(e) = watcher.run(live).await {
-            let _ = watcher.tx.send(Err(e)).await;
+        match watcher.run(live).await {
+            Ok(()) => tracing::debug!(cursor = watcher.cursor, "watch stream closed by its client"),
+            Err(e) => {
+                tracing::debug!(cursor = watcher.cursor, error = %e, "watch stream ends");
+                let _ = watcher.tx.send(Err(e)).await;
+            }
         }
     });
     Ok(rx)
