@@ -189,3 +189,41 @@ async fn the_local_container_is_registered_with_its_runtime() {
         ]
     );
 }
+
+#[tokio::test]
+async fn both_services_and_health_say_which_versions_they_speak() {
+    let d = Daemon::start().await;
+    let channel = agenttower::client::connect(d.socket()).await.unwrap();
+    let managed = d
+        .client()
+        .await
+        .get_version(pb::GetVersionRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(managed.api_version, "agenttower.v1");
+    assert_eq!(managed.daemon_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(managed.schema_version, "20261122000002");
+    let app = agenttower::client::AppManagedSessionsClient::new(channel.clone())
+        .get_version(pb::GetVersionRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(app, managed);
+
+    let health = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap();
+    let header = |k: &str| {
+        health
+            .metadata()
+            .get(k)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(header("agenttower-api-version"), "agenttower.v1");
+    assert_eq!(header("agenttower-daemon-version"), managed.daemon_version);
+}

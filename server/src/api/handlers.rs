@@ -320,6 +320,16 @@ impl Api {
     }
 }
 
+impl Api {
+    async fn get_version(&self, _: pb::GetVersionRequest) -> Result<pb::GetVersionResponse> {
+        Ok(pb::GetVersionResponse {
+            daemon_version: super::DAEMON_VERSION.to_string(),
+            api_version: super::API_VERSION.to_string(),
+            schema_version: crate::store::schema_version(),
+        })
+    }
+}
+
 /// Implements a generated service trait by delegating every method to `Api`.
 /// The methods are listed once, in `with_api_methods!`.
 macro_rules! serve_with_api {
@@ -373,6 +383,7 @@ macro_rules! with_api_methods {
             send_input(SendInputRequest) -> pb::SendInputResponse,
             list_templates(ListTemplatesRequest) -> pb::ListTemplatesResponse,
             list_launch_profiles(ListLaunchProfilesRequest) -> pb::ListLaunchProfilesResponse,
+            get_version(GetVersionRequest) -> pb::GetVersionResponse,
         );
     };
 }

@@ -15,6 +15,26 @@ use tokio_stream::wrappers::UnixListenerStream;
 use crate::service::Services;
 use handlers::{Api, AppManagedSessions, ManagedSessions};
 
+/// The agenttowerd release.
+pub(crate) const DAEMON_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The wire package served.
+pub(crate) const API_VERSION: &str = "agenttower.v1";
+
+/// Response headers naming the daemon and API versions, on every answer
+/// (health checks included), so any gRPC tool can see what it talks to.
+fn with_versions<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    headers.insert(
+        "agenttower-daemon-version",
+        http::HeaderValue::from_static(DAEMON_VERSION),
+    );
+    headers.insert(
+        "agenttower-api-version",
+        http::HeaderValue::from_static(API_VERSION),
+    );
+    response
+}
+
 /// Serves every service on `listener` until `shutdown` resolves; in-flight
 /// requests finish first.
 pub(crate) async fn serve(
@@ -39,6 +59,7 @@ pub(crate) async fn serve(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(with_versions))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -150,6 +150,15 @@ impl Store {
     }
 }
 
+/// The newest schema migration this binary knows (its version string).
+pub(crate) fn schema_version() -> String {
+    use diesel::migration::MigrationSource;
+    MigrationSource::<diesel::sqlite::Sqlite>::migrations(&MIGRATIONS)
+        .ok()
+        .and_then(|all| all.iter().map(|m| m.name().version().to_string()).max())
+        .unwrap_or_default()
+}
+
 /// Applies embedded migrations, refusing a database that has migrations this
 /// binary does not know (it was written by a newer AgentTower).
 fn migrate(conn: &mut SqliteConnection) -> anyhow::Result<()> {
