@@ -1,5 +1,25 @@
 //! Connecting to `agenttowerd` over its Unix socket, and reading the closed-set
 //! error code back out of a failed call.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use agenttower::{client, pb};
+//!
+//! // The same default socket as the daemon: $AGENTTOWER_SOCKET, else the
+//! // state directory's agenttowerd.sock.
+//! let mut c = client::open_default().await?;
+//! let version = c.managed.get_version(pb::GetVersionRequest {}).await?.into_inner();
+//! println!("agenttowerd {} speaks {}", version.daemon_version, version.api_version);
+//!
+//! let bogus = pb::GetPaneRequest { pane_id: "nope".into(), ..Default::default() };
+//! if let Err(status) = c.managed.get_pane(bogus).await {
+//!     let e = client::api_error(&status).expect("a closed-set error");
+//!     assert_eq!(e.reason, "managed_pane_not_found");
+//!     assert_eq!(e.details["pane_id"], "nope");
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +76,38 @@ pub async fn connect_default() -> Result<Channel, DaemonUnavailable> {
     connect(crate::paths::socket_path()).await
 }
 
+/// Typed clients for every service, sharing one connection (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// `ManagedSessions`: host and bench-container callers.
+    pub managed: ManagedSessionsClient,
+    /// `AppManagedSessions`: the app bridge's host-only surface.
+    pub app: AppManagedSessionsClient,
+    /// The standard gRPC health service.
+    pub health: tonic_health::pb::health_client::HealthClient<Channel>,
+}
+
+impl Clients {
+    /// Wraps an open channel.
+    pub fn new(channel: Channel) -> Self {
+        Clients {
+            managed: ManagedSessionsClient::new(channel.clone()),
+            app: AppManagedSessionsClient::new(channel.clone()),
+            health: tonic_health::pb::health_client::HealthClient::new(channel),
+        }
+    }
+}
+
+/// Connects to the daemon on `socket` and returns a client for every service.
+pub async fn open(socket: impl AsRef<Path>) -> Result<Clients, DaemonUnavailable> {
+    Ok(Clients::new(connect(socket).await?))
+}
+
+/// `open` on the default socket path, resolved exactly as the daemon does.
+pub async fn open_default() -> Result<Clients, DaemonUnavailable> {
+    open(crate::paths::socket_path()).await
+}
+
 /// Typed client for the `ManagedSessions` service.
 pub type ManagedSessionsClient = pb::managed_sessions_client::ManagedSessionsClient<Channel>;
 /// Typed client for the host-only `AppManagedSessions` service.
@@ -94,6 +146,24 @@ pub fn api_error(status: &tonic::Status) -> Option<ApiError> {
         message: status.message().to_string(),
     })
 }
+
+impl std::fmt::Display for ApiError {
+    /// `code: message (key=value, ...)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)?;
+        if !self.details.is_empty() {
+            let details: Vec<String> = self
+                .details
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            write!(f, " ({})", details.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// The wire name of an error code, e.g. `managed_pane_not_found`.
 pub fn error_code_name(code: ErrorCode) -> String {

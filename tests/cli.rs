@@ -325,3 +325,59 @@ async fn events_watch_follows_live_and_create_wait_shows_pane_progress() {
     let out = cli(&d, &["events", "watch", "--type", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// An example binary Cargo built beside the tests (`cargo test` builds
+/// every example of the package).
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo test --workspace`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test]
+async fn the_rust_example_creates_a_layout_and_follows_it_until_ready() {
+    let d = Daemon::start().await;
+    let run = || {
+        Command::new(example("create_and_watch"))
+            .envs(d.env())
+            .arg("ex")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("EVENT_TYPE_MANAGED_LAYOUT_CREATED"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("settled LAYOUT_STATE_READY"), "{stdout}");
+    for label in ["ex.m1", "ex.s1", "ex.s2"] {
+        assert!(
+            stdout.contains(&format!("  {label} PANE_STATE_READY %")),
+            "{stdout}"
+        );
+    }
+    // The same session again: the closed-set error, decoded, exit 2.
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("managed_session_name_conflict"), "{stderr}");
+    assert!(stderr.contains("tmux_session_name=ex"), "{stderr}");
+}
