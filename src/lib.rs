@@ -59,4 +59,27 @@ mod tests {
             "docs/api.md does not mention: {missing:?}"
         );
     }
+
+    /// Every method has an example in docs/api.md's Examples block: a line
+    /// starting `Method {request}`, its response after `→`.
+    #[test]
+    fn every_method_has_an_example() {
+        let doc = include_str!("../docs/api.md");
+        let examples = doc
+            .split("### Examples")
+            .nth(1)
+            .and_then(|rest| rest.split("## Messages").next())
+            .expect("an Examples section before Messages");
+        let fds = prost_types::FileDescriptorSet::decode(crate::pb::FILE_DESCRIPTOR_SET).unwrap();
+        let missing: Vec<String> = fds
+            .file
+            .iter()
+            .filter(|f| f.package() == "agenttower.v1")
+            .flat_map(|f| &f.service)
+            .flat_map(|s| &s.method)
+            .map(|m| m.name().to_string())
+            .filter(|m| !examples.lines().any(|l| l.starts_with(&format!("{m} {{"))))
+            .collect();
+        assert!(missing.is_empty(), "no example for: {missing:?}");
+    }
 }

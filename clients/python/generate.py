@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Generates the Python stubs of agenttower.v1 from the repository's proto/.
+
+Run before installing the package (the stubs are build output, never
+committed or edited by hand):
+
+    python clients/python/generate.py && pip install clients/python
+
+Needs grpcio-tools (`pip install grpcio-tools`). The modules land in
+clients/python/agenttower/v1/ as agenttower.v1.types_pb2,
+agenttower.v1.managed_sessions_pb2 and agenttower.v1.managed_sessions_pb2_grpc.
+"""
+
+import pathlib
+import shutil
+import sys
+
+from grpc_tools import protoc
+
+HERE = pathlib.Path(__file__).resolve().parent
+PROTO_ROOT = HERE.parent.parent / "proto"
+OUT = HERE / "agenttower"
+
+
+def main() -> int:
+    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "agenttower" / "v1").glob("*.proto"))
+    if not protos:
+        print(f"no .proto files under {PROTO_ROOT}", file=sys.stderr)
+        return 1
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir()
+    # protoc's include path for well-known types ships inside grpc_tools.
+    well_known = pathlib.Path(protoc.__file__).parent / "_proto"
+    args = [
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{well_known}",
+        f"--python_out={HERE}",
+        f"--pyi_out={HERE}",
+        f"--grpc_python_out={HERE}",
+        *protos,
+    ]
+    if protoc.main(args) != 0:
+        print("protoc failed", file=sys.stderr)
+        return 1
+    for package in (OUT, OUT / "v1"):
+        (package / "__init__.py").write_text('"""Generated from proto/ by clients/python/generate.py; do not edit."""\n')
+    print(f"generated {', '.join(protos)} into {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
