@@ -6,7 +6,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::*;
@@ -43,7 +43,12 @@ impl Console {
                 "-y",
                 "40",
             ])
-            .arg(TUI)
+            // A shell records the console's exit status in a file once it
+            // quits (tmux itself may lose it: it can see the pty close
+            // before it reaps the process). Binary and file are passed as
+            // $0 and $1, not interpolated into the script.
+            .args(["sh", "-c", r#""$0"; echo $? > "$1""#, TUI])
+            .arg(c.dir.path().join("exit-status"))
             .args([";", "set-option", "-g", "remain-on-exit", "on"])
             .output()
             .unwrap();
@@ -88,6 +93,11 @@ impl Console {
 
     /// Polls the screen until `ok` holds, failing with the last screen.
     async fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        self.wait_for_or(what, Path::new("/dev/null"), ok).await
+    }
+
+    /// `wait_for`, adding the file `log` to the failure message.
+    async fn wait_for_or(&self, what: &str, log: &Path, ok: impl Fn(&str) -> bool) -> String {
         let deadline = std::time::Instant::now() + DEADLINE;
         loop {
             let screen = self.screen();
@@ -96,7 +106,9 @@ impl Console {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
+                "timed out waiting for {what}; screen:\n{screen}\n{}:\n{}",
+                log.display(),
+                std::fs::read_to_string(log).unwrap_or_default()
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
@@ -115,13 +127,14 @@ impl Console {
         ));
     }
 
-    fn stop_daemon(&self) {
-        if let Some(pid) = agenttower::launch::daemon_pid(&self.daemon_socket()) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
+    /// SIGTERMs the daemon serving the socket; returns its pid.
+    fn stop_daemon(&self) -> Option<i32> {
+        let pid = agenttower::launch::daemon_pid(&self.daemon_socket())?;
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        Some(pid)
     }
 }
 
@@ -193,20 +206,33 @@ async fn the_console_creates_a_layout_from_keys_and_watches_it_converge() {
     .await;
 
     // The daemon restarts under the console: it reconnects and resumes.
-    c.stop_daemon();
+    let old = c.stop_daemon().expect("the console's daemon");
     c.wait_for("reconnecting", |s| s.contains("reconnecting"))
         .await;
+    // The old daemon holds its lock until it exits; start the new one after.
+    eventually("the old daemon to exit", || {
+        let stat = std::fs::read_to_string(format!("/proc/{old}/stat")).unwrap_or_default();
+        let gone = stat
+            .rsplit_once(')')
+            .is_none_or(|(_, r)| r.trim_start().starts_with('Z'));
+        async move { gone.then_some(()) }
+    })
+    .await;
+    let log = c.dir.path().join("restarted.log");
+    let out = std::fs::File::create(&log).unwrap();
     let mut daemon = Command::new(TUI)
         .arg("--run-daemon")
         .envs(c.env())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
         .spawn()
         .unwrap();
-    c.wait_for("the reattach event after the restart", |s| {
-        s.contains("connected") && s.contains("managed_layout_recovery_reattached")
-    })
-    .await;
+    let restarted = c
+        .wait_for_or("the reattach event after the restart", &log, |s| {
+            s.contains("connected") && s.contains("managed_layout_recovery_reattached")
+        })
+        .await;
+    assert!(!restarted.contains("reconnecting"), "{restarted}");
 
     // Remove the second worker, then recreate it, from the pane list.
     c.keys(&["Tab", "Down", "Down", "x"]);
@@ -235,22 +261,24 @@ async fn the_console_creates_a_layout_from_keys_and_watches_it_converge() {
 
     // Quit: the console exits 0 and leaves the alternate screen.
     c.keys(&["q"]);
-    let ui = c.ui_socket();
-    let state = eventually("the console to exit", || {
-        let out = tmux_ok(tmux_on(
-            &ui,
-            &[
-                "display-message",
-                "-p",
-                "-t",
-                "ui",
-                "#{pane_dead} #{alternate_on} #{pane_dead_status}",
-            ],
-        ));
-        async move { out.trim().starts_with('1').then_some(out) }
+    let status_file = c.dir.path().join("exit-status");
+    let status = eventually("the console to exit", || {
+        let s = std::fs::read_to_string(&status_file).ok();
+        async move { s.filter(|s| s.ends_with('\n')) }
     })
     .await;
-    assert_eq!(state.trim(), "1 0 0", "dead, normal screen, exit status 0");
+    assert_eq!(status.trim(), "0", "the console's exit status");
+    // tmux reads the pane's last bytes (leave the alternate screen)
+    // asynchronously, so poll; a console that never restores fails here.
+    let ui = c.ui_socket();
+    eventually("the alternate screen to be left", || {
+        let on = tmux_ok(tmux_on(
+            &ui,
+            &["display-message", "-p", "-t", "ui", "#{alternate_on}"],
+        ));
+        async move { (on.trim() == "0").then_some(()) }
+    })
+    .await;
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
