@@ -165,3 +165,61 @@ async fn a_session_taken_at_spawn_time_fails_every_pane_at_pane_create() {
     let panes = tmux_ok(d.tmux(&["list-panes", "-s", "-t", "=second:", "-F", "#{pane_title}"]));
     assert_eq!(panes.lines().count(), 1);
 }
+
+#[tokio::test]
+async fn a_pane_killed_before_the_probe_fails_alone_and_its_siblings_still_get_their_titles() {
+    // A long settle window leaves time to kill the first pane after tmux
+    // created it and before the probe (which also retitles every pane).
+    let d = Daemon::start_with(Setup::default().config("settle_window_ms: 1500\n")).await;
+    let id = d
+        .client()
+        .await
+        .create_layout(create("1m+2s", "gone"))
+        .await
+        .unwrap()
+        .into_inner()
+        .layout_id;
+    let master = eventually("the master's tmux pane", || {
+        let d = &d;
+        let id = id.clone();
+        async move {
+            let l = d
+                .client()
+                .await
+                .get_layout(pb::GetLayoutRequest {
+                    layout_id: id,
+                    include_terminal_panes: true,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let m = l.panes.into_iter().find(|p| p.label == "gone.m1")?;
+            (!m.tmux_pane_id.is_empty()).then_some(m)
+        }
+    })
+    .await;
+    tmux_ok(d.tmux(&["kill-pane", "-t", &master.tmux_pane_id]));
+
+    let settled = d.settled(&id).await;
+    for p in &settled.panes {
+        if p.label == "gone.m1" {
+            assert_eq!(p.state(), pb::PaneState::Failed);
+            assert_eq!(p.failed_stage(), pb::FailedStage::Registration);
+        } else {
+            assert_eq!(p.state(), pb::PaneState::Ready, "{}", p.label);
+        }
+    }
+    // The survivors carry their labels and no marker, although the chained
+    // retitle stopped at the vanished pane.
+    let listing = tmux_ok(d.tmux(&[
+        "list-panes",
+        "-s",
+        "-t",
+        "=gone:",
+        "-F",
+        "#{pane_title} #{@agenttower_marker}|",
+    ]));
+    let mut titles: Vec<_> = listing.lines().collect();
+    titles.sort();
+    assert_eq!(titles, ["gone.s1 |", "gone.s2 |"]);
+}

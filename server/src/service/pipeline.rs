@@ -143,6 +143,15 @@ async fn spawn(
     // Stage 2: launch_command. Dead panes stay visible (remain-on-exit); one
     // listing probes them all after the settle window.
     tokio::time::sleep(svc.config.settle_window()).await;
+    // One call probes every pane and, in the same chain, gives each its
+    // label title and drops its marker (stage 5 in tmux first, so the
+    // database never says `ready` for a pane still titled with its marker).
+    // A retitle fails only for a pane that vanished; the listing before it
+    // still arrives, and the panes it shows are retitled again after.
+    let labels: Vec<(String, String)> = created
+        .iter()
+        .map(|(p, id, _)| (id.clone(), p.pane.label.clone()))
+        .collect();
     let probe = with_retries(&svc.config.retry_backoffs(), |_| {
         let mut chain = Chain::new();
         chain.cmd([
@@ -153,9 +162,18 @@ async fn spawn(
             "-F",
             PANE_FIELDS,
         ]);
+        for (id, label) in &labels {
+            retitle(&mut chain, id, label);
+        }
         rt.tmux(chain.into_args(), svc.config.stage_timeout())
     })
-    .await
+    .await;
+    let retitled = probe.is_ok();
+    let probe = match probe {
+        Ok(out) => Ok(out),
+        Err(RuntimeError::Failed { stdout, .. }) if !stdout.trim().is_empty() => Ok(stdout),
+        Err(e) => Err(e),
+    }
     .map(|out| {
         parse_panes(&out)
             .into_iter()
@@ -163,14 +181,11 @@ async fn spawn(
             .collect::<HashMap<_, _>>()
     });
     let elapsed_ms = launched.elapsed().as_millis() as u64;
-
-    // Stage 5 in tmux first: label titles, markers gone, so the database never
-    // says `ready` for a pane still titled with its marker.
-    if let Ok(found) = &probe {
-        let present: Vec<_> = created
+    if let (false, Ok(found)) = (retitled, &probe) {
+        let present: Vec<_> = labels
             .iter()
-            .filter(|(_, id, _)| found.contains_key(id))
-            .map(|(p, id, _)| (id.clone(), p.pane.label.clone()))
+            .filter(|(id, _)| found.contains_key(id))
+            .cloned()
             .collect();
         finalize_titles(svc, rt, &present).await;
     }
@@ -413,16 +428,18 @@ async fn remove_partial(
     Ok(())
 }
 
-/// Gives present panes their label title and drops the marker option. One
-/// chain; if it stops half-way, each pane is tried on its own.
+/// Appends the label title and the marker's removal for pane `id`.
+fn retitle(chain: &mut Chain, id: &str, label: &str) {
+    chain.cmd(["select-pane", "-t", id, "-T", label]);
+    chain.cmd(["set-option", "-p", "-u", "-t", id, MARKER_OPTION]);
+}
+
+/// Retitles `panes` (id, label) after the combined probe could not: in one
+/// call, else one call per pane so one failure does not skip the rest.
 async fn finalize_titles(svc: &Services, rt: &dyn Runtime, panes: &[(String, String)]) {
-    let one = |chain: &mut Chain, id: &str, label: &str| {
-        chain.cmd(["select-pane", "-t", id, "-T", label]);
-        chain.cmd(["set-option", "-p", "-u", "-t", id, MARKER_OPTION]);
-    };
     let mut chain = Chain::new();
     for (id, label) in panes {
-        one(&mut chain, id, label);
+        retitle(&mut chain, id, label);
     }
     if chain.is_empty()
         || rt
@@ -434,7 +451,7 @@ async fn finalize_titles(svc: &Services, rt: &dyn Runtime, panes: &[(String, Str
     }
     for (id, label) in panes {
         let mut chain = Chain::new();
-        one(&mut chain, id, label);
+        retitle(&mut chain, id, label);
         if let Err(e) = rt.tmux(chain.into_args(), svc.config.stage_timeout()).await {
             tracing::warn!(pane = %id, error = %e, "cannot set the label title");
         }
