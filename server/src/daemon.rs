@@ -49,6 +49,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
 
     // Boot steps, before the socket accepts anything: settle stale creates,
     // then reattach or fail every live pane.
+    let boot = std::time::Instant::now();
     let swept = svc
         .sweep()
         .await
@@ -57,7 +58,12 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         .recover()
         .await
         .map_err(|e| anyhow::anyhow!("boot recovery failed: {e:?}"))?;
-    tracing::info!(swept, skipped_containers = skipped, "boot recovery done");
+    tracing::info!(
+        swept,
+        skipped_containers = skipped,
+        elapsed_ms = boot.elapsed().as_secs_f64() * 1000.0,
+        "boot recovery done"
+    );
     let background = [
         tokio::spawn(svc.clone().watch_health()),
         tokio::spawn(svc.clone().sweep_forever()),

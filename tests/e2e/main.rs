@@ -5,6 +5,7 @@
 mod support;
 
 mod agents;
+mod bench;
 mod create;
 mod daemon;
 mod failures;

@@ -1,0 +1,715 @@
+//! The figures of SPEC §16 and the raw tmux floor, measured in one run.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use agenttower::client::ManagedSessionsClient;
+use agenttower::pb;
+use anyhow::{Context as _, bail};
+use diesel::Connection as _;
+use diesel::connection::SimpleConnection as _;
+use tokio::sync::mpsc;
+
+use crate::Args;
+use crate::daemon::{Bench, kill_tmux};
+use crate::stats::{Row, Samples, table};
+
+/// The settle window the benchmark daemon waits before probing panes; it
+/// is subtracted from convergence and reported on its own row.
+const SETTLE_MS: u64 = 100;
+
+fn template(name: &str, workers: usize) -> (String, String) {
+    let mut yaml = format!(
+        "name: {name}\npanes:\n  - {{role: master, capability: orchestrator, label_pattern: \"{{session}}.m{{ordinal}}\"}}\n"
+    );
+    for _ in 0..workers {
+        yaml.push_str(
+            "  - {role: slave, capability: worker, label_pattern: \"{session}.s{ordinal}\"}\n",
+        );
+    }
+    (name.to_string(), yaml)
+}
+
+/// Runs every measurement and renders the report.
+pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
+    let runs = args.runs.max(1);
+    let mut rows = Vec::new();
+    let (t6, t12) = (template("1m+5s", 5), template("1m+11s", 11));
+    let templates = [
+        (t6.0.as_str(), t6.1.clone()),
+        (t12.0.as_str(), t12.1.clone()),
+    ];
+    let config = format!("settle_window_ms: {SETTLE_MS}\ncapacity: 400\n");
+    let mut b = Bench::start(&config, &templates).await?;
+
+    rows.push(Row::per_run(
+        "daemon RSS, idle",
+        "MiB",
+        &sample_rss(&b).await,
+        "≤ 20 MB",
+    ));
+
+    // The floor: the same 3-pane layout in one chained tmux call.
+    let floor_socket = b.dir.path().join("tmux-floor.sock");
+    let log_dir = b.dir.path().join("floor-logs");
+    std::fs::create_dir_all(&log_dir)?;
+    let (mut cold, mut warm) = (Samples::default(), Samples::default());
+    let (mut warm6, mut warm12) = (Samples::default(), Samples::default());
+    for i in 0..runs {
+        kill_tmux(&floor_socket);
+        cold.push(floor(&floor_socket, &format!("c{i}"), 3, &log_dir)?);
+        warm.push(floor(&floor_socket, &format!("w{i}"), 3, &log_dir)?);
+        warm6.push(floor(&floor_socket, &format!("six{i}"), 6, &log_dir)?);
+        warm12.push(floor(&floor_socket, &format!("twelve{i}"), 12, &log_dir)?);
+    }
+    kill_tmux(&floor_socket);
+
+    // Ours, on a warm tmux server (the first create starts it).
+    let mut c = b.client().await?;
+    let mut settled = watch_layout_states(&mut c).await?;
+    converge(&mut c, &mut settled, "1m+2s", "warmup").await?;
+    let mut rtt = Samples::default();
+    let mut rtt_p99 = Samples::default();
+    let mut ours = HashMap::new();
+    for (template, panes) in [("1m+2s", 3), ("1m+5s", 6), ("1m+11s", 12)] {
+        let mut s = Samples::default();
+        for i in 0..runs {
+            let (call, total) =
+                converge(&mut c, &mut settled, template, &format!("p{panes}r{i}")).await?;
+            rtt.push(call);
+            s.push(total.saturating_sub(Duration::from_millis(SETTLE_MS)));
+        }
+        ours.insert(panes, s);
+    }
+    for chunk in rtt.0.chunks(10.min(rtt.0.len())) {
+        rtt_p99.0.push(Samples(chunk.to_vec()).percentile(99.0));
+    }
+    let ours3 = &ours[&3];
+    rows.push(Row::of(
+        "raw tmux floor, 3 panes, one chained call, cold server",
+        &cold,
+        "19 ms (measured by the issue)",
+    ));
+    rows.push(Row::of(
+        "raw tmux floor, 3 panes, one chained call, warm server",
+        &warm,
+        "10 ms (measured by the issue)",
+    ));
+    rows.push(Row::of(
+        "ours: 1m+2s ready, minus the settle window",
+        ours3,
+        "≤ 50 ms",
+    ));
+    rows.push(ratio_row(
+        "ours ÷ cold floor (medians)",
+        ours3,
+        &cold,
+        "≤ 2.5×",
+    ));
+    rows.push(ratio_row("ours ÷ warm floor (medians)", ours3, &warm, "—"));
+    rows.push(Row::of("raw tmux floor, 6 panes, warm server", &warm6, "—"));
+    rows.push(Row::of(
+        "ours: 6 panes ready, minus the settle window",
+        &ours[&6],
+        "floor + constant",
+    ));
+    rows.push(Row::of(
+        "raw tmux floor, 12 panes, warm server",
+        &warm12,
+        "—",
+    ));
+    rows.push(Row::of(
+        "ours: 12 panes ready, minus the settle window",
+        &ours[&12],
+        "floor + constant",
+    ));
+    for (panes, floor) in [(3, &warm), (6, &warm6), (12, &warm12)] {
+        let over = Samples(vec![ours[&panes].median() - floor.median()]);
+        rows.push(Row::per_run(
+            format!("ours − warm floor, {panes} panes (medians)"),
+            "ms",
+            &over,
+            "roughly constant",
+        ));
+    }
+    rows.push(Row {
+        figure: "settle window (config, excluded above)".into(),
+        unit: "ms",
+        min: SETTLE_MS as f64,
+        median: SETTLE_MS as f64,
+        max: SETTLE_MS as f64,
+        target: "default 1000".into(),
+    });
+    rows.push(Row::of(
+        "CreateLayout round trip (all creates)",
+        &rtt,
+        "p50 ≤ 2 ms",
+    ));
+    rows.push(Row::per_run(
+        "CreateLayout round trip p99 (per 10 creates)",
+        "ms",
+        &rtt_p99,
+        "≤ 10 ms",
+    ));
+
+    rows.push(Row::per_run(
+        "event delivery to 100 watchers, p99 per create",
+        "ms",
+        &watchers(&b, &mut c, &mut settled, runs).await?,
+        "≤ 10 ms",
+    ));
+
+    // Reads with 10,000 panes in the table.
+    let seeded = if args.quick { 100 } else { 2500 };
+    b.stop().await?;
+    seed(&b.db(), seeded)?;
+    b.spawn().await?;
+    let mut c = b.client().await?;
+    let mut settled = watch_layout_states(&mut c).await?;
+    let (_, _) = converge(&mut c, &mut settled, "1m+2s", "reads").await?;
+    let layout_id = live_layout(&mut c, "reads").await?;
+    let calls = if args.quick { 20 } else { 500 };
+    let (mut get_p99, mut list_p99, mut rps) =
+        (Samples::default(), Samples::default(), Samples::default());
+    for _ in 0..runs {
+        let (g, l) = reads(&mut c, &layout_id, calls).await?;
+        get_p99.0.push(g.percentile(99.0));
+        list_p99.0.push(l.percentile(99.0));
+        let window = if args.quick {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(1)
+        };
+        rps.0.push(read_rate(&b, &layout_id, 4, window).await?);
+    }
+    let panes = seeded * 4 + 3;
+    rows.push(Row::per_run(
+        format!("GetLayout p99, {panes} panes in the table"),
+        "ms",
+        &get_p99,
+        "≤ 5 ms",
+    ));
+    rows.push(Row::per_run(
+        format!("ListPanes p99 (first page), {panes} panes"),
+        "ms",
+        &list_p99,
+        "≤ 5 ms",
+    ));
+    rows.push(Row::per_run(
+        "read RPCs per second, 4 concurrent clients",
+        "rps",
+        &rps,
+        "≥ 20,000",
+    ));
+    drop(c);
+    b.stop().await?;
+    drop(b);
+
+    // Recovery: 40 layouts / 160 panes over 10 containers.
+    let layouts = if args.quick { 4 } else { 40 };
+    let (recovery, restart, rss40) = recovery(layouts, runs.min(10)).await?;
+    rows.push(Row::per_run(
+        format!("daemon RSS with {layouts} layouts"),
+        "MiB",
+        &rss40,
+        "≤ 40 MB",
+    ));
+    rows.push(Row::of(
+        format!(
+            "boot recovery, {layouts} layouts / {} panes / 10 containers",
+            layouts * 4
+        ),
+        &recovery,
+        "≤ 500 ms",
+    ));
+    rows.push(Row::of(
+        "restart until the socket answers (includes recovery)",
+        &restart,
+        "—",
+    ));
+
+    let docker = docker_floor(runs)?;
+    let mut report = String::new();
+    report.push_str(&machine());
+    report.push('\n');
+    report.push_str(&table(&rows));
+    report.push('\n');
+    report.push_str(&docker);
+    Ok(report)
+}
+
+fn ratio_row(figure: &str, ours: &Samples, floor: &Samples, target: &str) -> Row {
+    let r = ours.median() / floor.median().max(f64::EPSILON);
+    Row {
+        figure: figure.into(),
+        unit: "×",
+        min: r,
+        median: r,
+        max: r,
+        target: target.into(),
+    }
+}
+
+/// The same layout the pipeline builds (titles, remain-on-exit, a log pipe
+/// per pane, tiled), in one chained tmux call; its wall time.
+fn floor(socket: &Path, session: &str, panes: usize, log_dir: &Path) -> anyhow::Result<Duration> {
+    let mut args: Vec<String> = vec![
+        "-u".into(),
+        "-S".into(),
+        socket.display().to_string(),
+        "-f".into(),
+        "/dev/null".into(),
+    ];
+    for i in 0..panes {
+        if i == 0 {
+            args.extend(
+                [
+                    "new-session",
+                    "-d",
+                    "-s",
+                    session,
+                    "-x",
+                    "200",
+                    "-y",
+                    "50",
+                    "-P",
+                    "-F",
+                    "#{pane_id}",
+                ]
+                .map(String::from),
+            );
+        } else {
+            args.extend(
+                [";", "split-window", "-t", session, "-P", "-F", "#{pane_id}"].map(String::from),
+            );
+        }
+        let log = log_dir.join(format!("{session}.{i}.log"));
+        args.extend(
+            [
+                ";",
+                "set-option",
+                "-p",
+                "-t",
+                session,
+                "remain-on-exit",
+                "on",
+            ]
+            .map(String::from),
+        );
+        args.extend([";", "select-pane", "-t", session, "-T"].map(String::from));
+        args.push(format!("{session}.{i}"));
+        args.extend([";", "pipe-pane", "-o", "-t", session].map(String::from));
+        args.push(format!("exec cat >> {}", log.display()));
+        if i > 0 {
+            args.extend([";", "select-layout", "-t", session, "tiled"].map(String::from));
+        }
+    }
+    let started = Instant::now();
+    let out = Command::new("tmux")
+        .args(&args)
+        .env("SHELL", "/bin/sh")
+        .output()?;
+    let took = started.elapsed();
+    if !out.status.success() {
+        bail!(
+            "the floor's tmux call failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(took)
+}
+
+type Settled = tonic::Streaming<pb::WatchEventsResponse>;
+
+/// A stream of layout state changes from now on.
+async fn watch_layout_states(c: &mut ManagedSessionsClient) -> anyhow::Result<Settled> {
+    Ok(c.watch_events(pb::WatchEventsRequest {
+        from_now: true,
+        event_types: vec![pb::EventType::ManagedLayoutStateChanged as i32],
+        ..Default::default()
+    })
+    .await?
+    .into_inner())
+}
+
+/// Waits on `settled` for `layout_id` to leave `creating`; its new state.
+async fn settle(settled: &mut Settled, layout_id: &str) -> anyhow::Result<String> {
+    loop {
+        let item = tokio::time::timeout(Duration::from_secs(30), settled.message())
+            .await
+            .context("a layout never settled")??
+            .context("the event stream ended")?;
+        if let Some(pb::watch_events_response::Item::Event(e)) = item.item
+            && e.layout_id == layout_id
+        {
+            let payload: serde_json::Value = serde_json::from_str(&e.payload_json)?;
+            if payload["to"] != "creating" {
+                return Ok(payload["to"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+}
+
+/// Creates a layout and waits until it settles `ready`; returns the
+/// CreateLayout round trip and the time to ready, then removes it.
+async fn converge(
+    c: &mut ManagedSessionsClient,
+    settled: &mut Settled,
+    template: &str,
+    session: &str,
+) -> anyhow::Result<(Duration, Duration)> {
+    let started = Instant::now();
+    let r = c
+        .create_layout(pb::CreateLayoutRequest {
+            container_id: "local".into(),
+            template_name: template.into(),
+            tmux_session_name: session.into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let call = started.elapsed();
+    let state = settle(settled, &r.layout_id).await?;
+    let total = started.elapsed();
+    if state != "ready" {
+        bail!("layout {session} settled {state}");
+    }
+    if session != "reads" {
+        c.remove_layout(pb::RemoveLayoutRequest {
+            layout_id: r.layout_id,
+        })
+        .await?;
+    }
+    Ok((call, total))
+}
+
+/// Event delivery: 100 watchers; per create, the time from the call to
+/// each watcher receiving the layout's `managed_layout_created` (p99 of
+/// the 100, one figure per create).
+async fn watchers(
+    b: &Bench,
+    c: &mut ManagedSessionsClient,
+    settled: &mut Settled,
+    runs: usize,
+) -> anyhow::Result<Samples> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Instant)>();
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let mut stream = b
+            .client()
+            .await?
+            .watch_events(pb::WatchEventsRequest {
+                from_now: true,
+                event_types: vec![pb::EventType::ManagedLayoutCreated as i32],
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let tx = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Ok(Some(m)) = stream.message().await {
+                if let Some(pb::watch_events_response::Item::Event(e)) = m.item
+                    && tx.send((e.layout_id, Instant::now())).is_err()
+                {
+                    return;
+                }
+            }
+        }));
+    }
+    let mut p99 = Samples::default();
+    for i in 0..runs {
+        let started = Instant::now();
+        let r = c
+            .create_layout(pb::CreateLayoutRequest {
+                container_id: "local".into(),
+                template_name: "1m+2s".into(),
+                tmux_session_name: format!("w{i}"),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let mut latencies = Samples::default();
+        while latencies.0.len() < 100 {
+            let (id, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .context("a watcher missed an event")?
+                .context("watchers ended")?;
+            if id == r.layout_id {
+                latencies.push(at - started);
+            }
+        }
+        p99.0.push(latencies.percentile(99.0));
+        settle(settled, &r.layout_id).await?;
+        c.remove_layout(pb::RemoveLayoutRequest {
+            layout_id: r.layout_id,
+        })
+        .await?;
+    }
+    for t in tasks {
+        t.abort();
+    }
+    Ok(p99)
+}
+
+/// Fills the table with `layouts` removed layouts of 4 removed panes each
+/// (the daemon is stopped): history the reads must page past.
+fn seed(db: &Path, layouts: usize) -> anyhow::Result<()> {
+    let mut conn = diesel::SqliteConnection::establish(&db.display().to_string())?;
+    conn.batch_execute(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {layouts})
+         INSERT INTO managed_layout (id, container_id, template_name, tmux_session_name,
+             intended_pane_count, ready_pane_count, state, created_at, updated_at)
+         SELECT printf('seed-layout-%06d', i), 'local', '2m+2s', printf('seed%06d', i), 4, 0,
+             'removed', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z' FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {layouts}),
+              k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 3)
+         INSERT INTO managed_pane (id, layout_id, container_id, role, capability, label,
+             tmux_session_name, tmux_pane_index, state, created_at, updated_at)
+         SELECT printf('seed-pane-%06d-%d', i, j), printf('seed-layout-%06d', i), 'local',
+             CASE WHEN j < 2 THEN 'master' ELSE 'slave' END, 'worker',
+             printf('seed%06d.%d', i, j), printf('seed%06d', i), j, 'removed',
+             '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z' FROM n, k;
+         COMMIT;"
+    ))?;
+    Ok(())
+}
+
+async fn live_layout(c: &mut ManagedSessionsClient, session: &str) -> anyhow::Result<String> {
+    let r = c
+        .list_layouts(pb::ListLayoutsRequest {
+            states: vec![pb::PaneState::Ready as i32],
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    r.layouts
+        .into_iter()
+        .find(|l| l.tmux_session_name == session)
+        .map(|l| l.layout_id)
+        .context("the live layout for the read benchmark")
+}
+
+/// `calls` sequential GetLayout and ListPanes round trips.
+async fn reads(
+    c: &mut ManagedSessionsClient,
+    layout_id: &str,
+    calls: usize,
+) -> anyhow::Result<(Samples, Samples)> {
+    let (mut get, mut list) = (Samples::default(), Samples::default());
+    for _ in 0..calls {
+        let t = Instant::now();
+        c.get_layout(pb::GetLayoutRequest {
+            layout_id: layout_id.into(),
+            include_terminal_panes: false,
+        })
+        .await?;
+        get.push(t.elapsed());
+        let t = Instant::now();
+        c.list_panes(pb::ListPanesRequest::default()).await?;
+        list.push(t.elapsed());
+    }
+    Ok((get, list))
+}
+
+/// GetLayout calls per second from `clients` connections at once.
+async fn read_rate(
+    b: &Bench,
+    layout_id: &str,
+    clients: usize,
+    window: Duration,
+) -> anyhow::Result<f64> {
+    let mut tasks = Vec::new();
+    let deadline = Instant::now() + window;
+    for _ in 0..clients {
+        let mut c = b.client().await?;
+        let id = layout_id.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            // Several calls in flight per connection, as a busy client has.
+            while Instant::now() < deadline {
+                let batch = (0..8).map(|_| {
+                    let mut c = c.clone();
+                    let id = id.clone();
+                    async move {
+                        c.get_layout(pb::GetLayoutRequest {
+                            layout_id: id,
+                            include_terminal_panes: false,
+                        })
+                        .await
+                    }
+                });
+                for r in futures_util::future::join_all(batch).await {
+                    r?;
+                    n += 1;
+                }
+            }
+            c.get_layout(pb::GetLayoutRequest::default()).await.ok();
+            Ok::<u64, tonic::Status>(n)
+        }));
+    }
+    let started = Instant::now();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    Ok(total as f64 / started.elapsed().max(window).as_secs_f64())
+}
+
+/// Boot recovery and restart times over `runs` restarts with `layouts`
+/// 4-pane layouts spread over 10 containers; also the RSS with them.
+async fn recovery(layouts: usize, runs: usize) -> anyhow::Result<(Samples, Samples, Samples)> {
+    let mut config = format!("settle_window_ms: {SETTLE_MS}\ncapacity: 400\nlocal_containers:\n");
+    // The sockets live in the Bench's temp dir, known only once it exists.
+    for i in 0..10 {
+        config.push_str(&format!(
+            "  - {{name: c{i}, tmux_socket: @DIR@/tmux-c{i}.sock}}\n"
+        ));
+    }
+    let mut b = Bench::start(&format!("settle_window_ms: {SETTLE_MS}\n"), &[]).await?;
+    b.stop().await?;
+    let config = config.replace("@DIR@", &b.dir.path().display().to_string());
+    std::fs::write(b.dir.path().join("cfg/config.yaml"), config)?;
+    b.spawn().await?;
+    let mut c = b.client().await?;
+    let mut settled = watch_layout_states(&mut c).await?;
+    let mut pending = Vec::new();
+    for i in 0..layouts {
+        let r = c
+            .create_layout(pb::CreateLayoutRequest {
+                container_id: format!("c{}", i % 10),
+                template_name: "2m+2s".into(),
+                tmux_session_name: format!("r{i}"),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        pending.push(r.layout_id);
+    }
+    let mut ready = 0;
+    while ready < pending.len() {
+        let item = tokio::time::timeout(Duration::from_secs(60), settled.message())
+            .await
+            .context("layouts never settled")??
+            .context("stream ended")?;
+        if let Some(pb::watch_events_response::Item::Event(e)) = item.item
+            && pending.contains(&e.layout_id)
+            && e.payload_json.contains("\"to\":\"ready\"")
+        {
+            ready += 1;
+        }
+    }
+    drop(settled);
+    drop(c);
+    let rss = sample_rss(&b).await;
+    let (mut recovered, mut restarted) = (Samples::default(), Samples::default());
+    for _ in 0..runs {
+        b.stop().await?;
+        restarted.push(b.spawn().await?);
+        let ms = b
+            .last_recovery_ms()
+            .context("no recovery time in the daemon log")?;
+        recovered.0.push(ms);
+    }
+    b.stop().await?;
+    Ok((recovered, restarted, rss))
+}
+
+/// Five RSS readings 50 ms apart.
+async fn sample_rss(b: &Bench) -> Samples {
+    let mut s = Samples::default();
+    for _ in 0..5 {
+        s.0.push(b.rss_mib());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s
+}
+
+/// The raw `docker exec` floor when a container is named, else why not.
+fn docker_floor(runs: usize) -> anyhow::Result<String> {
+    let Ok(container) = std::env::var("AGENTTOWER_BENCH_DOCKER_CONTAINER") else {
+        return Ok(
+            "Docker: not measured — our Docker runtime has not landed (issue 5); \
+                   set AGENTTOWER_BENCH_DOCKER_CONTAINER to a running container with tmux \
+                   to measure the raw `docker exec` floor.\n"
+                .into(),
+        );
+    };
+    let mut s = Samples::default();
+    for i in 0..runs {
+        let started = Instant::now();
+        let session = format!("dfloor{i}");
+        let out = Command::new("docker")
+            .args([
+                "exec",
+                &container,
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                ";",
+            ])
+            .args([
+                "split-window",
+                "-t",
+                &session,
+                ";",
+                "split-window",
+                "-t",
+                &session,
+            ])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "docker exec failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        s.push(started.elapsed());
+        Command::new("docker")
+            .args(["exec", &container, "tmux", "kill-session", "-t", &session])
+            .output()?;
+    }
+    Ok(table(&[Row::of(
+        "raw `docker exec` floor, 3 panes chained",
+        &s,
+        "87 ms (issue)",
+    )]))
+}
+
+/// The machine, in a few lines.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    let tmux = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "machine: {cores} cores ({cpu}), {mem:.0} GiB RAM, {tmux}, Linux {}, agenttowerd {}\n",
+        kernel.trim(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
