@@ -381,3 +381,48 @@ async fn the_rust_example_creates_a_layout_and_follows_it_until_ready() {
     assert!(stderr.contains("managed_session_name_conflict"), "{stderr}");
     assert!(stderr.contains("tmux_session_name=ex"), "{stderr}");
 }
+
+#[tokio::test]
+async fn agent_scan_and_send_from_the_cli() {
+    let d = Daemon::start().await;
+    let layout = d.create_settled("1m+2s", "cs").await;
+    let master = layout.panes.iter().find(|p| p.label == "cs.m1").unwrap();
+
+    let out = cli(&d, &["--json", "agent", "scan"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scanned = json(&out)["panes"].as_array().unwrap().clone();
+    assert_eq!(scanned.len(), 3);
+    assert!(
+        scanned
+            .iter()
+            .any(|p| p["agent_id"] == master.agent_id.as_str())
+    );
+
+    let out = cli(&d, &["send", &master.agent_id, "echo", "cli-sent-$((1+1))"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = d.tmux_socket();
+    let pane = master.tmux_pane_id.clone();
+    eventually("the sent line's output", || {
+        let screen = tmux_ok(tmux_on(&socket, &["capture-pane", "-p", "-t", &pane]));
+        async move {
+            screen
+                .lines()
+                .any(|l| l.trim() == "cli-sent-2")
+                .then_some(())
+        }
+    })
+    .await;
+    let out = cli(&d, &["send", "nobody", "ls"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("validation_failed"));
+}

@@ -191,6 +191,17 @@ pub(crate) fn event(e: EventRow) -> pb::LifecycleEvent {
     }
 }
 
+/// A pane found by ScanPanes on the wire.
+pub(crate) fn scanned_pane(p: crate::service::agent_io::Scanned) -> pb::ScannedPane {
+    pb::ScannedPane {
+        tmux_session_name: p.session,
+        tmux_pane_id: p.pane_id,
+        title: p.title,
+        current_command: p.current_command,
+        agent_id: p.agent_id.unwrap_or_default(),
+    }
+}
+
 /// A template on the wire.
 pub(crate) fn template(t: Template) -> pb::Template {
     pb::Template {

@@ -259,8 +259,11 @@ impl Api {
         })
     }
 
-    async fn scan_panes(&self, _: pb::ScanPanesRequest) -> Result<pb::ScanPanesResponse> {
-        Err(not_implemented())
+    async fn scan_panes(&self, r: pb::ScanPanesRequest) -> Result<pb::ScanPanesResponse> {
+        let panes = self.svc.scan_panes(&r.container_id).await?;
+        Ok(pb::ScanPanesResponse {
+            panes: panes.into_iter().map(convert::scanned_pane).collect(),
+        })
     }
 
     async fn create_route(&self, r: pb::CreateRouteRequest) -> Result<pb::CreateRouteResponse> {
@@ -285,8 +288,11 @@ impl Api {
         Ok(pb::DeleteRouteResponse {})
     }
 
-    async fn send_input(&self, _: pb::SendInputRequest) -> Result<pb::SendInputResponse> {
-        Err(not_implemented())
+    async fn send_input(&self, r: pb::SendInputRequest) -> Result<pb::SendInputResponse> {
+        self.svc
+            .send_input(&r.agent_id, &r.text, r.no_enter)
+            .await?;
+        Ok(pb::SendInputResponse {})
     }
 
     async fn list_templates(

@@ -66,3 +66,17 @@ pub(crate) fn page(
     }
     Ok(q.load(conn)?)
 }
+
+/// Registered agents of a container on one tmux server.
+pub(crate) fn registered_on(
+    conn: &mut SqliteConnection,
+    container_id: &str,
+    tmux_socket: &str,
+) -> Result<Vec<AgentRow>> {
+    Ok(a::table
+        .filter(a::container_id.eq(container_id))
+        .filter(a::tmux_socket.eq(tmux_socket))
+        .filter(a::registered.eq(true))
+        .select(AgentRow::as_select())
+        .load(conn)?)
+}

@@ -154,3 +154,13 @@ pub(crate) fn page(
     }
     Ok(q.load(conn)?)
 }
+
+/// The managed pane an agent stands for, if it is a managed agent.
+pub(crate) fn of_agent(conn: &mut SqliteConnection, agent_id: &str) -> Result<Option<PaneRow>> {
+    Ok(p::table
+        .filter(p::agent_id.eq(agent_id))
+        .select(PaneRow::as_select())
+        .order(p::id.desc())
+        .first(conn)
+        .optional()?)
+}

@@ -66,6 +66,16 @@ enum Command {
     /// Routes between agents.
     #[command(subcommand)]
     Route(RouteCmd),
+    /// Type a line into an agent's pane (then Enter).
+    Send {
+        agent_id: String,
+        /// The text, typed literally (words are joined with spaces).
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// Do not press Enter after the text.
+        #[arg(long)]
+        no_enter: bool,
+    },
     /// Layout templates (built-in and operator files).
     Templates,
     /// Launch profiles (built-in and operator files).
@@ -199,6 +209,12 @@ enum AgentCmd {
         capability: String,
         #[arg(long)]
         label: String,
+    },
+    /// List a container's tmux panes (never panes being created), marking
+    /// which are agents: candidates for `agent adopt`.
+    Scan {
+        #[arg(long, default_value = "local")]
+        container: String,
     },
 }
 
@@ -337,6 +353,23 @@ async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult
         Command::Agent(cmd) => agent(cmd, connect(socket).await?, out).await,
         Command::Events(cmd) => events::run(cmd, socket, out).await,
         Command::Route(cmd) => route(cmd, connect(socket).await?, out).await,
+        Command::Send {
+            agent_id,
+            text,
+            no_enter,
+        } => {
+            let r = connect(socket)
+                .await?
+                .send_input(pb::SendInputRequest {
+                    agent_id,
+                    text: text.join(" "),
+                    no_enter,
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {});
+            Ok(())
+        }
         Command::Container(ContainerCmd::List) => {
             let r = connect(socket)
                 .await?
@@ -671,6 +704,29 @@ async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliRes
             })
             .await?
             .into_inner(),
+        AgentCmd::Scan { container } => {
+            let r = c
+                .scan_panes(pb::ScanPanesRequest {
+                    container_id: container,
+                })
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                print_table(
+                    &["SESSION", "TMUX", "COMMAND", "AGENT", "TITLE"],
+                    r.panes.iter().map(|p| {
+                        vec![
+                            p.tmux_session_name.clone(),
+                            p.tmux_pane_id.clone(),
+                            p.current_command.clone(),
+                            p.agent_id.clone(),
+                            p.title.clone(),
+                        ]
+                    }),
+                )
+            });
+            return Ok(());
+        }
     };
     out.show(&r, || output::agents_table(r.agent.as_slice()));
     Ok(())
