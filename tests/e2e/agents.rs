@@ -102,20 +102,11 @@ async fn scan_panes_lists_operator_panes_marks_agents_and_skips_panes_being_crea
         .layout_id;
     // Wait until tmux has the pending panes (their %ids are recorded).
     eventually("the pending panes in tmux", || {
-        let d = &d;
-        let id = id.clone();
+        let (d, id) = (&d, &id);
         async move {
-            let l = d
-                .client()
+            d.layout(id)
                 .await
-                .get_layout(pb::GetLayoutRequest {
-                    layout_id: id,
-                    include_terminal_panes: true,
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            l.panes
+                .panes
                 .iter()
                 .all(|p| !p.tmux_pane_id.is_empty() && p.pending_marker)
                 .then_some(())

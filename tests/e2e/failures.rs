@@ -180,19 +180,9 @@ async fn a_pane_killed_before_the_probe_fails_alone_and_its_siblings_still_get_t
         .into_inner()
         .layout_id;
     let master = eventually("the master's tmux pane", || {
-        let d = &d;
-        let id = id.clone();
+        let (d, id) = (&d, &id);
         async move {
-            let l = d
-                .client()
-                .await
-                .get_layout(pb::GetLayoutRequest {
-                    layout_id: id,
-                    include_terminal_panes: true,
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let l = d.layout(id).await;
             let m = l.panes.into_iter().find(|p| p.label == "gone.m1")?;
             (!m.tmux_pane_id.is_empty()).then_some(m)
         }

@@ -306,6 +306,19 @@ impl Daemon {
         tmux_on(&self.tmux_socket(), args)
     }
 
+    /// GetLayout with every pane, removed ones included.
+    pub async fn layout(&self, layout_id: &str) -> pb::GetLayoutResponse {
+        self.client()
+            .await
+            .get_layout(pb::GetLayoutRequest {
+                layout_id: layout_id.into(),
+                include_terminal_panes: true,
+            })
+            .await
+            .expect("get layout")
+            .into_inner()
+    }
+
     /// Polls GetLayout until the layout leaves `creating`.
     pub async fn settled(&self, layout_id: &str) -> pb::GetLayoutResponse {
         let mut c = self.client().await;

@@ -123,8 +123,12 @@ async fn console(args: Args) -> anyhow::Result<()> {
                         // A new action clears an old message.
                         app.status = None;
                     }
-                    if let Some(request) = app.act(action) {
-                        let _ = request_tx.try_send(request);
+                    if let Some(request) = app.act(action)
+                        && request_tx.try_send(request).is_err()
+                    {
+                        app.status = Some(Status::Info(
+                            "still busy with earlier requests; try again".into(),
+                        ));
                     }
                     true
                 }
