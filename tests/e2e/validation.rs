@@ -309,7 +309,9 @@ async fn methods_whose_issue_has_not_landed_say_so() {
         (Code::Unimplemented, "not_implemented")
     );
     assert_eq!(e.details["reserved_since"], "agenttower.v1");
-    let (code, e) = err(c.send_input(pb::SendInputRequest::default()).await);
+    let (code, e) = err(c
+        .scan_containers(pb::ScanContainersRequest::default())
+        .await);
     assert_eq!(
         (code, e.reason.as_str()),
         (Code::Unimplemented, "not_implemented")
