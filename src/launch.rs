@@ -58,6 +58,22 @@ pub fn daemon_pid(socket: &Path) -> Option<i32> {
     Some(cred.pid())
 }
 
+/// Whether process `pid` still runs. A zombie (exited, not yet reaped by
+/// whoever adopted it) has stopped.
+pub fn process_running(pid: i32) -> bool {
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    // /proc/<pid>/stat: "pid (comm) S ..." — the state follows the last ')'.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .is_none_or(|zombie| !zombie)
+}
+
 /// The daemon log `start` writes: beside the socket.
 pub fn log_path(socket: &Path) -> PathBuf {
     socket.with_file_name("agenttowerd.log")

@@ -211,10 +211,7 @@ async fn the_console_creates_a_layout_from_keys_and_watches_it_converge() {
         .await;
     // The old daemon holds its lock until it exits; start the new one after.
     eventually("the old daemon to exit", || {
-        let stat = std::fs::read_to_string(format!("/proc/{old}/stat")).unwrap_or_default();
-        let gone = stat
-            .rsplit_once(')')
-            .is_none_or(|(_, r)| r.trim_start().starts_with('Z'));
+        let gone = !agenttower::launch::process_running(old);
         async move { gone.then_some(()) }
     })
     .await;

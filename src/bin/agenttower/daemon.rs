@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agenttower::launch::{self, StartError, daemon_pid, healthy};
+use agenttower::launch::{self, StartError, daemon_pid, healthy, process_running};
 use clap::Subcommand;
 
 use crate::output::Out;
@@ -80,7 +80,7 @@ pub(crate) async fn run(cmd: DaemonCmd, socket: &Path, out: &Out) -> CliResult {
             )
             .map_err(|e| Failure::Usage(format!("cannot signal agenttowerd (pid {pid}): {e}")))?;
             let deadline = Instant::now() + STOP_TIMEOUT;
-            while daemon_pid(socket).is_some() || process_alive(pid) {
+            while daemon_pid(socket).is_some() || process_running(pid) {
                 if Instant::now() >= deadline {
                     return Err(Failure::Timeout(format!(
                         "agenttowerd (pid {pid}) did not stop within {STOP_TIMEOUT:?}"
@@ -92,22 +92,6 @@ pub(crate) async fn run(cmd: DaemonCmd, socket: &Path, out: &Out) -> CliResult {
             Ok(())
         }
     }
-}
-
-/// Whether `pid` still runs. A zombie (exited, not yet reaped by whoever
-/// adopted it) has stopped.
-fn process_alive(pid: i32) -> bool {
-    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
-        return false;
-    }
-    // /proc/<pid>/stat: "pid (comm) S ..." — the state follows the last ')'.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .is_none_or(|zombie| !zombie)
 }
 
 fn report(out: &Out, state: &str, socket: &Path, pid: i32) {
