@@ -17,11 +17,13 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
-    /// Writes `config` (YAML) and `templates` (name, YAML), then starts.
+    /// Writes `config` (YAML; `{dir}` stands for the benchmark's temp dir)
+    /// and `templates` (name, YAML), then starts.
     pub(crate) async fn start(config: &str, templates: &[(&str, String)]) -> anyhow::Result<Bench> {
         let dir = tempfile::Builder::new().prefix("atb").tempdir()?;
         let cfg = dir.path().join("cfg");
         std::fs::create_dir_all(cfg.join("managed_templates"))?;
+        let config = config.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(cfg.join("config.yaml"), config)?;
         for (name, yaml) in templates {
             std::fs::write(

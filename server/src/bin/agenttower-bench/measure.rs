@@ -69,15 +69,17 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
     // Ours, on a warm tmux server (the first create starts it).
     let mut c = b.client().await?;
     let mut settled = watch_layout_states(&mut c).await?;
-    converge(&mut c, &mut settled, "1m+2s", "warmup").await?;
+    let (_, _, warmup) = converge(&mut c, &mut settled, "1m+2s", "warmup").await?;
+    remove(&mut c, warmup).await?;
     let mut rtt = Samples::default();
     let mut rtt_p99 = Samples::default();
     let mut ours = HashMap::new();
     for (template, panes) in [("1m+2s", 3), ("1m+5s", 6), ("1m+11s", 12)] {
         let mut s = Samples::default();
         for i in 0..runs {
-            let (call, total) =
+            let (call, total, id) =
                 converge(&mut c, &mut settled, template, &format!("p{panes}r{i}")).await?;
+            remove(&mut c, id).await?;
             rtt.push(call);
             s.push(total.saturating_sub(Duration::from_millis(SETTLE_MS)));
         }
@@ -168,8 +170,8 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
     b.spawn().await?;
     let mut c = b.client().await?;
     let mut settled = watch_layout_states(&mut c).await?;
-    let (_, _) = converge(&mut c, &mut settled, "1m+2s", "reads").await?;
-    let layout_id = live_layout(&mut c, "reads").await?;
+    // One live layout to read, among the seeded history.
+    let (_, _, layout_id) = converge(&mut c, &mut settled, "1m+2s", "reads").await?;
     let calls = if args.quick { 20 } else { 500 };
     let (mut get_p99, mut list_p99, mut rps) =
         (Samples::default(), Samples::default(), Samples::default());
@@ -353,13 +355,13 @@ async fn settle(settled: &mut Settled, layout_id: &str) -> anyhow::Result<String
 }
 
 /// Creates a layout and waits until it settles `ready`; returns the
-/// CreateLayout round trip and the time to ready, then removes it.
+/// CreateLayout round trip, the time to ready and the layout's id.
 async fn converge(
     c: &mut ManagedSessionsClient,
     settled: &mut Settled,
     template: &str,
     session: &str,
-) -> anyhow::Result<(Duration, Duration)> {
+) -> anyhow::Result<(Duration, Duration, String)> {
     let started = Instant::now();
     let r = c
         .create_layout(pb::CreateLayoutRequest {
@@ -376,13 +378,14 @@ async fn converge(
     if state != "ready" {
         bail!("layout {session} settled {state}");
     }
-    if session != "reads" {
-        c.remove_layout(pb::RemoveLayoutRequest {
-            layout_id: r.layout_id,
-        })
+    Ok((call, total, r.layout_id))
+}
+
+/// Removes a layout the benchmark no longer needs.
+async fn remove(c: &mut ManagedSessionsClient, layout_id: String) -> anyhow::Result<()> {
+    c.remove_layout(pb::RemoveLayoutRequest { layout_id })
         .await?;
-    }
-    Ok((call, total))
+    Ok(())
 }
 
 /// Event delivery: 100 watchers; per create, the time from the call to
@@ -442,10 +445,7 @@ async fn watchers(
         }
         p99.0.push(latencies.percentile(99.0));
         settle(settled, &r.layout_id).await?;
-        c.remove_layout(pb::RemoveLayoutRequest {
-            layout_id: r.layout_id,
-        })
-        .await?;
+        remove(c, r.layout_id).await?;
     }
     for t in tasks {
         t.abort();
@@ -475,21 +475,6 @@ fn seed(db: &Path, layouts: usize) -> anyhow::Result<()> {
          COMMIT;"
     ))?;
     Ok(())
-}
-
-async fn live_layout(c: &mut ManagedSessionsClient, session: &str) -> anyhow::Result<String> {
-    let r = c
-        .list_layouts(pb::ListLayoutsRequest {
-            states: vec![pb::PaneState::Ready as i32],
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    r.layouts
-        .into_iter()
-        .find(|l| l.tmux_session_name == session)
-        .map(|l| l.layout_id)
-        .context("the live layout for the read benchmark")
 }
 
 /// `calls` sequential GetLayout and ListPanes round trips.
@@ -562,17 +547,13 @@ async fn read_rate(
 /// 4-pane layouts spread over 10 containers; also the RSS with them.
 async fn recovery(layouts: usize, runs: usize) -> anyhow::Result<(Samples, Samples, Samples)> {
     let mut config = format!("settle_window_ms: {SETTLE_MS}\ncapacity: 400\nlocal_containers:\n");
-    // The sockets live in the Bench's temp dir, known only once it exists.
+    // The sockets live in the Bench's temp dir (`{dir}`).
     for i in 0..10 {
         config.push_str(&format!(
-            "  - {{name: c{i}, tmux_socket: @DIR@/tmux-c{i}.sock}}\n"
+            "  - {{name: c{i}, tmux_socket: {{dir}}/tmux-c{i}.sock}}\n"
         ));
     }
-    let mut b = Bench::start(&format!("settle_window_ms: {SETTLE_MS}\n"), &[]).await?;
-    b.stop().await?;
-    let config = config.replace("@DIR@", &b.dir.path().display().to_string());
-    std::fs::write(b.dir.path().join("cfg/config.yaml"), config)?;
-    b.spawn().await?;
+    let mut b = Bench::start(&config, &[]).await?;
     let mut c = b.client().await?;
     let mut settled = watch_layout_states(&mut c).await?;
     let mut pending = Vec::new();
