@@ -4,6 +4,7 @@
 //! table at its cursor, so it still sees every matching event exactly once
 //! and in sequence order (STYLE rule 5).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, watch};
@@ -25,14 +26,9 @@ pub(crate) enum Start {
     Now,
 }
 
-/// What the watcher task should do next.
-enum Flow {
-    Continue,
-    /// The client went away: end quietly.
-    Gone,
-    /// The daemon is stopping: end the stream with `daemon_unavailable`.
-    Stopping,
-}
+/// Go on, or end the watcher with this result: `Ok` when the client went
+/// away (end quietly), `Err(Stopping)` when the daemon stops.
+type Flow = ControlFlow<Result<()>>;
 
 /// Starts a watcher and returns its bounded stream of events. The bus
 /// subscription is taken before this returns, so nothing committed after
@@ -84,10 +80,8 @@ struct Watcher {
 impl Watcher {
     async fn run(&mut self, mut live: broadcast::Receiver<Arc<EventRow>>) -> Result<()> {
         loop {
-            match self.catch_up().await? {
-                Flow::Continue => {}
-                Flow::Gone => return Ok(()),
-                Flow::Stopping => return Err(Error::Stopping),
+            if let ControlFlow::Break(end) = self.catch_up().await? {
+                return end;
             }
             loop {
                 let received = tokio::select! {
@@ -96,11 +90,11 @@ impl Watcher {
                     r = live.recv() => r,
                 };
                 match received {
-                    Ok(e) => match self.offer(e).await {
-                        Flow::Continue => {}
-                        Flow::Gone => return Ok(()),
-                        Flow::Stopping => return Err(Error::Stopping),
-                    },
+                    Ok(e) => {
+                        if let ControlFlow::Break(end) = self.offer(e).await {
+                            return end;
+                        }
+                    }
                     // Fell behind the bus: resume from the table.
                     Err(broadcast::error::RecvError::Lagged(skipped)) => {
                         tracing::debug!(
@@ -126,13 +120,12 @@ impl Watcher {
                 .await?;
             let full = rows.len() as i64 == CATCH_UP_PAGE;
             for row in rows {
-                match self.offer(Arc::new(row)).await {
-                    Flow::Continue => {}
-                    other => return Ok(other),
+                if let end @ ControlFlow::Break(_) = self.offer(Arc::new(row)).await {
+                    return Ok(end);
                 }
             }
             if !full {
-                return Ok(Flow::Continue);
+                return Ok(ControlFlow::Continue(()));
             }
         }
     }
@@ -142,15 +135,18 @@ impl Watcher {
     async fn offer(&mut self, e: Arc<EventRow>) -> Flow {
         let sequence = i64::from(e.sequence);
         if sequence <= self.cursor {
-            return Flow::Continue;
+            return ControlFlow::Continue(());
         }
         self.cursor = sequence;
         if !self.filter.matches(&e) {
-            return Flow::Continue;
+            return ControlFlow::Continue(());
         }
         tokio::select! {
-            sent = self.tx.send(Ok(e)) => if sent.is_ok() { Flow::Continue } else { Flow::Gone },
-            _ = self.closing.changed() => Flow::Stopping,
+            sent = self.tx.send(Ok(e)) => match sent {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(Ok(())),
+            },
+            _ = self.closing.changed() => ControlFlow::Break(Err(Error::Stopping)),
         }
     }
 }
