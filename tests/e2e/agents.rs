@@ -7,22 +7,9 @@ use crate::support::*;
 #[tokio::test]
 async fn an_operator_pane_is_adopted_and_managed_panes_are_not_adoptable_twice() {
     let d = Daemon::start().await;
-    let mine = tmux_ok(d.tmux(&["new-session", "-d", "-s", "ops", "-P", "-F", "#{pane_id}"]));
-    let mine = mine.trim();
+    let (mine, agent) = d.adopt_own_pane("ops", "ops.main").await;
+    let mine = mine.as_str();
     let mut c = d.client().await;
-    let agent = c
-        .adopt_pane(pb::AdoptPaneRequest {
-            container_id: "local".into(),
-            tmux_pane_id: mine.into(),
-            role: "operator".into(),
-            capability: "shell".into(),
-            label: "ops.main".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .agent
-        .unwrap();
     assert_eq!(agent.origin(), pb::AgentOrigin::Adopted);
     assert_eq!(
         (
@@ -186,21 +173,7 @@ async fn send_input_types_into_managed_and_adopted_panes_and_refuses_removed_one
     typed(worker.tmux_pane_id.clone(), "typed-42 ;").await;
 
     // An adopted pane takes input too.
-    let mine = tmux_ok(d.tmux(&["new-session", "-d", "-s", "ops", "-P", "-F", "#{pane_id}"]));
-    let mine = mine.trim().to_string();
-    let adopted = c
-        .adopt_pane(pb::AdoptPaneRequest {
-            container_id: "local".into(),
-            tmux_pane_id: mine.clone(),
-            role: "operator".into(),
-            capability: "shell".into(),
-            label: "ops.main".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .agent
-        .unwrap();
+    let (mine, adopted) = d.adopt_own_pane("ops", "ops.main").await;
     c.send_input(pb::SendInputRequest {
         agent_id: adopted.agent_id.clone(),
         text: "echo adopted-ok".into(),

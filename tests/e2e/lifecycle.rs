@@ -127,23 +127,8 @@ async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
 #[tokio::test]
 async fn adopted_panes_are_protected_and_untouched_by_managed_removal() {
     let d = Daemon::start().await;
-    let mine = tmux_ok(d.tmux(&["new-session", "-d", "-s", "ops", "-P", "-F", "#{pane_id}"]))
-        .trim()
-        .to_string();
+    let (mine, adopted) = d.adopt_own_pane("ops", "ops.me").await;
     let mut c = d.client().await;
-    let adopted = c
-        .adopt_pane(pb::AdoptPaneRequest {
-            container_id: "local".into(),
-            tmux_pane_id: mine.clone(),
-            role: "operator".into(),
-            capability: "shell".into(),
-            label: "ops.me".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .agent
-        .unwrap();
     let snapshot = |d: &Daemon| {
         tmux_ok(d.tmux(&[
             "display-message",

@@ -306,6 +306,31 @@ impl Daemon {
         tmux_on(&self.tmux_socket(), args)
     }
 
+    /// Starts tmux session `session` of the operator's own (not the
+    /// daemon's) and adopts its pane as `label`; the pane id and the agent.
+    pub async fn adopt_own_pane(&self, session: &str, label: &str) -> (String, pb::Agent) {
+        let pane =
+            tmux_ok(self.tmux(&["new-session", "-d", "-s", session, "-P", "-F", "#{pane_id}"]))
+                .trim()
+                .to_string();
+        let agent = self
+            .client()
+            .await
+            .adopt_pane(pb::AdoptPaneRequest {
+                container_id: "local".into(),
+                tmux_pane_id: pane.clone(),
+                role: "operator".into(),
+                capability: "shell".into(),
+                label: label.into(),
+            })
+            .await
+            .expect("adopt")
+            .into_inner()
+            .agent
+            .expect("agent");
+        (pane, agent)
+    }
+
     /// GetLayout with every pane, removed ones included.
     pub async fn layout(&self, layout_id: &str) -> pb::GetLayoutResponse {
         self.client()
