@@ -47,9 +47,13 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         queues: Queues::default(),
     });
 
-    // Boot steps, before the socket accepts anything: settle stale creates,
-    // then reattach or fail every live pane.
+    // Boot steps, before the socket accepts anything: reach the containers
+    // already registered, settle stale creates, then reattach or fail every
+    // live pane.
     let boot = std::time::Instant::now();
+    svc.register_known_containers()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the container registry: {e:?}"))?;
     let swept = svc
         .sweep()
         .await
@@ -64,10 +68,24 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         elapsed_ms = boot.elapsed().as_secs_f64() * 1000.0,
         "boot recovery done"
     );
-    let background = [
+    let mut background = vec![
         tokio::spawn(svc.clone().watch_health()),
         tokio::spawn(svc.clone().sweep_forever()),
     ];
+    if svc.config.docker.scan_at_start {
+        // Off the boot path: Docker may be slow or absent.
+        let scanner = svc.clone();
+        background.push(tokio::spawn(async move {
+            match scanner.scan_containers().await {
+                Ok(scan) => tracing::info!(
+                    registered = scan.containers.len(),
+                    warnings = ?scan.warnings,
+                    "start-up container scan done"
+                ),
+                Err(e) => tracing::warn!(error = ?e, "start-up container scan failed"),
+            }
+        }));
+    }
 
     let listener = bind(&paths.socket)?;
     tracing::info!(socket = %paths.socket.display(), db = %paths.db.display(), "agenttowerd listening");
@@ -115,7 +133,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
 /// Registers the built-in `local` container and the runtimes of every
 /// reachable container.
 async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<Runtimes> {
-    let mut runtimes = Runtimes::default();
+    let runtimes = Runtimes::default();
     let mut hosts = Vec::new();
     if config.local.enabled {
         hosts.push((
@@ -132,7 +150,7 @@ async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<R
             .write(move |tx| containers::ensure_local(tx.conn, &key))
             .await
             .map_err(|e| anyhow::anyhow!("cannot register container {id}: {e:?}"))?;
-        runtimes.insert(&id, Arc::new(LocalRuntime::new(socket)));
+        runtimes.insert(&id, Arc::new(LocalRuntime::new(&id, socket)));
     }
     Ok(runtimes)
 }

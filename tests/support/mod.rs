@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -101,6 +103,10 @@ impl Daemon {
         std::fs::create_dir_all(cfg.join("managed_templates")).unwrap();
         std::fs::write(cfg.join("launch_commands/talker.yaml"), TALKER).unwrap();
         let mut config = setup.config.clone();
+        if !config.contains("docker:") {
+            // Only Docker tests look at Docker, each with its own label.
+            config.push_str("docker:\n  scan_at_start: false\n");
+        }
         if !config.contains("settle_window_ms") {
             config.push_str("settle_window_ms: 300\n");
         }
@@ -131,7 +137,8 @@ impl Daemon {
         self.dir.path().join("state")
     }
     pub fn socket(&self) -> PathBuf {
-        self.state_dir().join("agenttowerd.sock")
+        // Its own directory, as a bench container mounts it (socket + lock).
+        self.dir.path().join("run").join("agenttowerd.sock")
     }
     pub fn db(&self) -> PathBuf {
         self.state_dir().join("agenttower.sqlite3")

@@ -3,6 +3,7 @@
 
 pub(crate) mod convert;
 pub(crate) mod handlers;
+pub(crate) mod peer;
 pub(crate) mod status;
 
 use std::future::Future;

@@ -77,6 +77,41 @@ pub(crate) struct Config {
     pub local: LocalConfig,
     /// Further host "containers", each its own tmux server.
     pub local_containers: Vec<ExtraLocal>,
+    /// Bench containers reached with `docker exec`.
+    pub docker: DockerConfig,
+}
+
+/// The `docker` runtime (SPEC §3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct DockerConfig {
+    /// The Docker CLI; `DOCKER_HOST` / contexts in the daemon's environment
+    /// pick the engine.
+    pub program: String,
+    /// A container is a bench container when it carries this label
+    /// (`key=value` or `key`) ...
+    pub label: String,
+    /// ... or when its name matches this pattern (Docker's `name` filter).
+    pub name_pattern: Option<String>,
+    /// `docker exec -u` user; a container's `agenttower.user` label wins.
+    pub user: Option<String>,
+    /// `LC_ALL` given to tmux in containers; empty leaves the container's.
+    pub locale: String,
+    /// Register bench containers from Docker when the daemon starts.
+    pub scan_at_start: bool,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            program: "docker".into(),
+            label: "agenttower.bench=true".into(),
+            name_pattern: None,
+            user: None,
+            locale: "C.UTF-8".into(),
+            scan_at_start: true,
+        }
+    }
 }
 
 /// A host tmux server registered as a container of the `local` runtime.
@@ -113,6 +148,7 @@ impl Default for Config {
             watch_buffer: 256,
             local: LocalConfig::default(),
             local_containers: Vec::new(),
+            docker: DockerConfig::default(),
         }
     }
 }
@@ -161,6 +197,11 @@ impl Config {
                 && (1..=100_000).contains(&self.watch_buffer),
             "event_bus_capacity must be 1..=1000000 and watch_buffer 1..=100000"
         );
+        anyhow::ensure!(
+            !self.docker.label.is_empty() && !self.docker.label.chars().any(char::is_whitespace),
+            "docker.label must be `key=value` or `key`, without spaces"
+        );
+        anyhow::ensure!(!self.docker.program.is_empty(), "docker.program is empty");
         let mut names = std::collections::HashSet::from(["local"]);
         for extra in &self.local_containers {
             crate::service::validate::identifier(&extra.name)

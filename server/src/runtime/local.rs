@@ -8,13 +8,18 @@ use super::{Runtime, RuntimeError, run_command};
 /// The built-in `local` container: host tmux.
 #[derive(Debug, Clone)]
 pub(crate) struct LocalRuntime {
+    /// The container id (and name) it serves.
+    id: String,
     /// `tmux -S <socket>`; `None` uses the user's default server.
     socket: Option<PathBuf>,
 }
 
 impl LocalRuntime {
-    pub(crate) fn new(socket: Option<PathBuf>) -> Self {
-        LocalRuntime { socket }
+    pub(crate) fn new(id: &str, socket: Option<PathBuf>) -> Self {
+        LocalRuntime {
+            id: id.to_string(),
+            socket,
+        }
     }
 }
 
@@ -38,7 +43,11 @@ impl Runtime for LocalRuntime {
         run_command(cmd, timeout).await
     }
 
-    fn log_target(&self, host_path: &Path) -> Result<PathBuf, String> {
+    fn log_dir_name(&self) -> String {
+        self.id.clone()
+    }
+
+    async fn log_target(&self, host_path: &Path) -> Result<PathBuf, String> {
         Ok(host_path.to_path_buf())
     }
 }

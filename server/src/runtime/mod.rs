@@ -1,6 +1,7 @@
 //! The runtime seam (SPEC §3): how tmux commands reach a container. Everything
 //! above this trait — pipeline, recovery, scans — is runtime-agnostic.
 
+pub(crate) mod docker;
 pub(crate) mod local;
 pub(crate) mod tmux;
 
@@ -21,6 +22,10 @@ pub(crate) enum RuntimeError {
     /// No tmux server is running there (nothing exists yet).
     #[error("no tmux server running")]
     NoServer,
+    /// The container is gone or stopped (not transient): its tmux server
+    /// and every pane in it went with it.
+    #[error("container gone: {0}")]
+    Gone(String),
     /// tmux ran and refused a command (not transient). `stdout` holds what
     /// the commands before the failing one printed.
     #[error("tmux failed: {message}")]
@@ -47,9 +52,14 @@ pub(crate) trait Runtime: Send + Sync + fmt::Debug {
     /// separate `;` arguments (see `tmux::Chain`).
     async fn tmux(&self, args: Vec<String>, timeout: Duration) -> Result<String, RuntimeError>;
 
+    /// The directory under `<state dir>/logs/` holding this container's pane
+    /// logs: a name the operator can put in a bind mount before the
+    /// container exists.
+    fn log_dir_name(&self) -> String;
+
     /// The path under which tmux (inside the container) writes the host log
     /// file `host_path`, or why the host could not read it.
-    fn log_target(&self, host_path: &Path) -> Result<PathBuf, String>;
+    async fn log_target(&self, host_path: &Path) -> Result<PathBuf, String>;
 }
 
 /// Runs `program args` with a time limit and classifies the outcome. Shared by

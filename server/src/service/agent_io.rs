@@ -49,6 +49,7 @@ impl Services {
             Ok(out) => out,
             // No tmux server: no panes.
             Err(RuntimeError::NoServer) => String::new(),
+            Err(RuntimeError::Gone(_)) => return Err(not_running(&container.id)),
             Err(e) => return Err(Error::internal(e)),
         };
         let (id, socket) = (container.id.clone(), rt.tmux_socket());
@@ -154,14 +155,24 @@ impl Services {
             .await
         {
             Ok(_) => Ok(()),
-            Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => Err(Error::validation(
-                "agent_id",
-                format!(
-                    "the pane {} of agent {agent_id} no longer exists",
-                    agent.tmux_pane_id
-                ),
-            )),
+            Err(RuntimeError::NoServer | RuntimeError::Failed { .. } | RuntimeError::Gone(_)) => {
+                Err(Error::validation(
+                    "agent_id",
+                    format!(
+                        "the pane {} of agent {agent_id} no longer exists",
+                        agent.tmux_pane_id
+                    ),
+                ))
+            }
             Err(e) => Err(Error::internal(e)),
         }
     }
+}
+
+/// A stopped container has no panes to scan, adopt or type into.
+pub(crate) fn not_running(container_id: &str) -> Error {
+    Error::validation(
+        "container_id",
+        format!("container {container_id} is not running"),
+    )
 }

@@ -78,6 +78,9 @@ impl Services {
             .await
         {
             Ok(out) => out,
+            Err(RuntimeError::Gone(_)) => {
+                return Err(super::agent_io::not_running(&container.id));
+            }
             Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => {
                 return Err(Error::validation(
                     "tmux_pane_id",

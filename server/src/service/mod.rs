@@ -3,6 +3,7 @@
 
 pub(crate) mod agent_io;
 pub(crate) mod agents;
+pub(crate) mod containers;
 pub(crate) mod create;
 pub(crate) mod domain;
 pub(crate) mod lifecycle;
@@ -16,7 +17,7 @@ pub(crate) mod routes;
 pub(crate) mod validate;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::config::catalog::Catalog;
 use crate::config::{Config, Paths};
@@ -42,6 +43,8 @@ impl Services {
 
     /// Looks a container up by id, short id or name (`container_not_found`).
     pub(crate) async fn container(&self, input: &str) -> Result<ContainerRow> {
+        // Docker prints names with a leading `/`.
+        let input = input.strip_prefix('/').unwrap_or(input);
         validate::field_token("container_id", input)?;
         let key = input.to_string();
         self.store
@@ -53,20 +56,26 @@ impl Services {
     }
 }
 
-/// The runtime of every container the daemon can reach.
+/// The runtime of every container the daemon can reach. Container scans
+/// add to it while requests read it.
 #[derive(Default)]
 pub(crate) struct Runtimes {
-    by_container: HashMap<String, Arc<dyn Runtime>>,
+    by_container: RwLock<HashMap<String, Arc<dyn Runtime>>>,
 }
 
 impl Runtimes {
-    pub(crate) fn insert(&mut self, container_id: &str, runtime: Arc<dyn Runtime>) {
-        self.by_container.insert(container_id.to_string(), runtime);
+    pub(crate) fn insert(&self, container_id: &str, runtime: Arc<dyn Runtime>) {
+        self.by_container
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(container_id.to_string(), runtime);
     }
 
     /// The runtime for a registered container.
     pub(crate) fn get(&self, container_id: &str) -> Result<Arc<dyn Runtime>> {
         self.by_container
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .get(container_id)
             .cloned()
             .ok_or_else(|| Error::ContainerNotFound {

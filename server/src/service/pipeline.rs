@@ -109,10 +109,10 @@ async fn spawn(
     };
     let session = first.pane.tmux_session_name.clone();
     let split_first = mode == SpawnMode::IntoSession && session_exists(svc, rt, &session).await;
-    let logs: Vec<LogPlan> = plans
-        .iter()
-        .map(|p| prepare_log(&svc.paths.log_dir, &p.pane.container_id, &p.pane.label, rt))
-        .collect();
+    let mut logs: Vec<LogPlan> = Vec::with_capacity(plans.len());
+    for p in plans {
+        logs.push(prepare_log(&svc.paths.log_dir, &p.pane.label, rt).await);
+    }
 
     // Stage 1: pane_create, one chained call for the whole layout.
     let (ids, create_error) = create_panes(svc, rt, &session, plans, &logs, split_first).await;
@@ -227,8 +227,8 @@ where
 
 /// Creates the host log file (so a bad log directory is found here, not by a
 /// shell in tmux) and maps it into the runtime.
-fn prepare_log(log_dir: &Path, container_id: &str, label: &str, rt: &dyn Runtime) -> LogPlan {
-    let host = log_dir.join(container_id).join(format!("{label}.log"));
+async fn prepare_log(log_dir: &Path, label: &str, rt: &dyn Runtime) -> LogPlan {
+    let host = log_dir.join(rt.log_dir_name()).join(format!("{label}.log"));
     let open = || {
         std::fs::create_dir_all(host.parent().unwrap_or(log_dir))?;
         std::fs::OpenOptions::new()
@@ -237,7 +237,7 @@ fn prepare_log(log_dir: &Path, container_id: &str, label: &str, rt: &dyn Runtime
             .open(&host)
     };
     open().map_err(|e| format!("cannot write the log file {}: {e}", host.display()))?;
-    let target = rt.log_target(&host)?;
+    let target = rt.log_target(&host).await?;
     Ok(LogFile { host, target })
 }
 

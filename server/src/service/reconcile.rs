@@ -14,7 +14,7 @@ use super::pipeline::{MARKER_OPTION, with_retries};
 use crate::error::Result;
 use crate::runtime::RuntimeError;
 use crate::runtime::tmux::{Chain, PANE_FIELDS, PaneInfo, parse_panes};
-use crate::store::{Tx, panes};
+use crate::store::{Tx, containers, panes};
 
 /// Why a container is being reconciled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,7 @@ impl Services {
             rt.tmux(chain.into_args(), self.config.stage_timeout())
         })
         .await;
+        let mut gone = false;
         let found: HashMap<String, PaneInfo> = match listing {
             Ok(out) => parse_panes(&out)
                 .into_iter()
@@ -76,6 +77,12 @@ impl Services {
                 .collect(),
             // No tmux server: every pane is gone.
             Err(RuntimeError::NoServer) => HashMap::new(),
+            // The container went, and its tmux server with it.
+            Err(RuntimeError::Gone(why)) => {
+                tracing::warn!(container_id, reason = %why, "container gone; its panes are gone");
+                gone = true;
+                HashMap::new()
+            }
             Err(e) => {
                 tracing::warn!(container_id, error = %e, "cannot list tmux panes; container left untouched");
                 return Ok(Reconciled::Skipped);
@@ -83,7 +90,12 @@ impl Services {
         };
         let container = container_id.to_string();
         self.store
-            .write(move |tx| settle_against(tx, &container, &found, reason))
+            .write(move |tx| {
+                if gone {
+                    containers::set_state(tx.conn, &container, "stopped")?;
+                }
+                settle_against(tx, &container, &found, reason)
+            })
             .await?;
         Ok(Reconciled::Done)
     }

@@ -155,7 +155,7 @@ pub(crate) async fn kill_panes(svc: &Services, rt: &dyn Runtime, ids: Vec<String
     let timeout = svc.config.stage_timeout();
     let backoffs = svc.config.retry_backoffs();
     let gone = |e: &RuntimeError| match e {
-        RuntimeError::NoServer => true,
+        RuntimeError::NoServer | RuntimeError::Gone(_) => true,
         RuntimeError::Failed { message, .. } => message.contains("can't find"),
         _ => false,
     };

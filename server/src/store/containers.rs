@@ -58,3 +58,65 @@ pub(crate) fn list(conn: &mut SqliteConnection) -> Result<Vec<ContainerRow>> {
         .order(c::id.asc())
         .load(conn)?)
 }
+
+/// Records a bench container as Docker reported it. `last_seen` moves only
+/// while it runs.
+pub(crate) fn upsert_docker(conn: &mut SqliteConnection, row: &ContainerRow) -> Result<()> {
+    diesel::insert_into(c::table)
+        .values(row)
+        .on_conflict(c::id)
+        .do_update()
+        .set((
+            c::name.eq(&row.name),
+            c::state.eq(&row.state),
+            c::user.eq(&row.user),
+            c::labels.eq(&row.labels),
+        ))
+        .execute(conn)?;
+    if row.state == "running" {
+        diesel::update(c::table.find(&row.id))
+            .set(c::last_seen.eq(&row.last_seen))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Marks registered Docker containers that a scan did not see as stopped;
+/// their rows (and their panes' history) stay.
+pub(crate) fn mark_unseen_stopped(conn: &mut SqliteConnection, seen: &[String]) -> Result<usize> {
+    Ok(diesel::update(
+        c::table
+            .filter(c::runtime.eq("docker"))
+            .filter(c::state.ne("stopped"))
+            .filter(c::id.ne_all(seen)),
+    )
+    .set(c::state.eq("stopped"))
+    .execute(conn)?)
+}
+
+/// Sets one container's state (the health watcher saw it gone).
+pub(crate) fn set_state(conn: &mut SqliteConnection, id: &str, state: &str) -> Result<()> {
+    diesel::update(c::table.find(id))
+        .set(c::state.eq(state))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Registered Docker containers whose full id is `id` (the peer check
+/// wants exactly one).
+pub(crate) fn docker_with_id(conn: &mut SqliteConnection, id: &str) -> Result<Vec<ContainerRow>> {
+    Ok(c::table
+        .filter(c::runtime.eq("docker"))
+        .filter(c::id.eq(id))
+        .select(ContainerRow::as_select())
+        .load(conn)?)
+}
+
+/// Every registered container of `runtime`.
+pub(crate) fn of_runtime(conn: &mut SqliteConnection, runtime: &str) -> Result<Vec<ContainerRow>> {
+    Ok(c::table
+        .filter(c::runtime.eq(runtime))
+        .select(ContainerRow::as_select())
+        .order(c::id.asc())
+        .load(conn)?)
+}

@@ -83,6 +83,13 @@ enum Command {
     /// Start, stop or check agenttowerd.
     #[command(subcommand)]
     Daemon(daemon::DaemonCmd),
+    /// The daemon's release, API and schema versions.
+    Version {
+        /// Ask through AppManagedSessions, the host app's surface (refused
+        /// with host_only inside a bench container).
+        #[arg(long)]
+        app: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,9 +124,10 @@ struct CreateArgs {
     /// tmux session name (letters, digits, '_', '-').
     #[arg(long, short)]
     session: String,
-    /// Container id, short id or name.
-    #[arg(long, short, default_value = "local")]
-    container: String,
+    /// Container id, short id or name [default: `local` on the host, the
+    /// caller's own container inside a bench container].
+    #[arg(long, short)]
+    container: Option<String>,
     /// Launch profile for one pane: ROLE:LABEL=PROFILE (repeatable).
     #[arg(long = "override", value_name = "ROLE:LABEL=PROFILE")]
     overrides: Vec<String>,
@@ -201,8 +209,10 @@ enum AgentCmd {
     Adopt {
         /// tmux pane id, e.g. %3.
         tmux_pane_id: String,
-        #[arg(long, default_value = "local")]
-        container: String,
+        /// Container id, short id or name [default: `local`, or the
+        /// caller's own container].
+        #[arg(long)]
+        container: Option<String>,
         #[arg(long)]
         role: String,
         #[arg(long)]
@@ -213,8 +223,10 @@ enum AgentCmd {
     /// List a container's tmux panes (never panes being created), marking
     /// which are agents: candidates for `agent adopt`.
     Scan {
-        #[arg(long, default_value = "local")]
-        container: String,
+        /// Container id, short id or name [default: `local`, or the
+        /// caller's own container].
+        #[arg(long)]
+        container: Option<String>,
     },
 }
 
@@ -222,6 +234,8 @@ enum AgentCmd {
 enum ContainerCmd {
     /// List registered containers.
     List,
+    /// Refresh the registry from Docker (bench containers by label or name).
+    Scan,
 }
 
 #[derive(Debug, Args)]
@@ -370,25 +384,49 @@ async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult
             out.show(&r, || {});
             Ok(())
         }
+        Command::Container(ContainerCmd::Scan) => {
+            let r = connect(socket)
+                .await?
+                .scan_containers(pb::ScanContainersRequest::default())
+                .await?
+                .into_inner();
+            out.show(&r, || {
+                for w in &r.warnings {
+                    eprintln!("warning: {w}");
+                }
+                print_containers(&r.containers);
+            });
+            Ok(())
+        }
         Command::Container(ContainerCmd::List) => {
             let r = connect(socket)
                 .await?
                 .list_containers(pb::ListContainersRequest::default())
                 .await?
                 .into_inner();
+            out.show(&r, || print_containers(&r.containers));
+            Ok(())
+        }
+        Command::Version { app } => {
+            let clients = client::open(socket).await?;
+            let r = if app {
+                clients
+                    .app
+                    .clone()
+                    .get_version(pb::GetVersionRequest {})
+                    .await
+            } else {
+                clients
+                    .managed
+                    .clone()
+                    .get_version(pb::GetVersionRequest {})
+                    .await
+            }?
+            .into_inner();
             out.show(&r, || {
-                print_table(
-                    &["CONTAINER", "NAME", "RUNTIME", "STATE", "LAST SEEN"],
-                    r.containers.iter().map(|c| {
-                        vec![
-                            c.container_id.clone(),
-                            c.name.clone(),
-                            output::enum_name(c.runtime().as_str_name(), "RUNTIME_KIND_"),
-                            output::enum_name(c.state().as_str_name(), "CONTAINER_STATE_"),
-                            c.last_seen.clone(),
-                        ]
-                    }),
-                )
+                println!("daemon  {}", r.daemon_version);
+                println!("api     {}", r.api_version);
+                println!("schema  {}", r.schema_version);
             });
             Ok(())
         }
@@ -452,7 +490,7 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
             }
             let r = c
                 .create_layout(pb::CreateLayoutRequest {
-                    container_id: args.container,
+                    container_id: args.container.unwrap_or_default(),
                     template_name: args.template,
                     tmux_session_name: args.session,
                     launch_command_overrides: overrides,
@@ -696,7 +734,7 @@ async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliRes
             label,
         } => c
             .adopt_pane(pb::AdoptPaneRequest {
-                container_id: container,
+                container_id: container.unwrap_or_default(),
                 tmux_pane_id,
                 role,
                 capability,
@@ -707,7 +745,7 @@ async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliRes
         AgentCmd::Scan { container } => {
             let r = c
                 .scan_panes(pb::ScanPanesRequest {
-                    container_id: container,
+                    container_id: container.unwrap_or_default(),
                 })
                 .await?
                 .into_inner();
@@ -730,4 +768,20 @@ async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliRes
     };
     out.show(&r, || output::agents_table(r.agent.as_slice()));
     Ok(())
+}
+
+fn print_containers(containers: &[pb::Container]) {
+    print_table(
+        &["CONTAINER", "NAME", "RUNTIME", "STATE", "USER", "LAST SEEN"],
+        containers.iter().map(|c| {
+            vec![
+                c.container_id.clone(),
+                c.name.clone(),
+                output::enum_name(c.runtime().as_str_name(), "RUNTIME_KIND_"),
+                output::enum_name(c.state().as_str_name(), "CONTAINER_STATE_"),
+                c.user.clone(),
+                c.last_seen.clone(),
+            ]
+        }),
+    )
 }
