@@ -647,3 +647,75 @@ fn the_bench_image_runs_tmux_with_utf8() {
     ]);
     assert!(out.starts_with("tmux "), "{out}");
 }
+
+#[tokio::test]
+async fn a_restarted_daemon_reattaches_container_panes_and_a_killed_container_fails_only_its_own() {
+    let label = unique("recover");
+    let mut d = daemon(&label, "health_interval_ms: 200").await;
+    let (na, nb) = (unique("at-a"), unique("at-b"));
+    let a = Bench::run(&label, &na, &mounts(&d, &na, true, false));
+    let b = Bench::run(&label, &nb, &mounts(&d, &nb, true, false));
+    scan(&d).await;
+    let la = d.create_and_settle(in_container(&a, "1m+2s", "work")).await;
+    let lb = d.create_and_settle(in_container(&b, "1m+2s", "work")).await;
+    let (la_id, lb_id) = (
+        la.layout.as_ref().unwrap().layout_id.clone(),
+        lb.layout.as_ref().unwrap().layout_id.clone(),
+    );
+
+    // After a restart (no scan yet) boot recovery reaches both containers
+    // through the registry and reattaches every pane.
+    assert!(d.terminate().await.success());
+    d.restart().await;
+    let reattached = d
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.event_type() == pb::EventType::ManagedLayoutRecoveryReattached)
+        .count();
+    assert_eq!(reattached, 6, "{}", d.log());
+    d.client()
+        .await
+        .send_input(pb::SendInputRequest {
+            agent_id: panes(&la)[0].agent_id.clone(),
+            text: "echo after-restart".into(),
+            no_enter: false,
+        })
+        .await
+        .expect("the runtime is back without a scan");
+
+    // Killing B: the health watcher fails exactly B's panes.
+    b.kill();
+    eventually("B's panes failed by the health watcher", || {
+        let d = &d;
+        let id = lb_id.clone();
+        async move {
+            let l = d.layout(&id).await;
+            panes(&l)
+                .iter()
+                .all(|p| {
+                    p.state() == pb::PaneState::Failed
+                        && p.failed_stage() == pb::FailedStage::RecoveryReattach
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    let a_now = d.layout(&la_id).await;
+    assert!(
+        panes(&a_now)
+            .iter()
+            .all(|p| p.state() == pb::PaneState::Ready),
+        "{a_now:#?}"
+    );
+    let rows = d
+        .client()
+        .await
+        .list_containers(pb::ListContainersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .containers;
+    let row_b = rows.iter().find(|r| r.container_id == b.id).unwrap();
+    assert_eq!(row_b.state(), pb::ContainerState::Stopped);
+}

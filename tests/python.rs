@@ -121,8 +121,8 @@ async fn python_examples_create_watch_list_remove_and_recreate() {
 
     // A bogus id: the closed code and its details, decoded from ErrorInfo.
     let out = script(&py, &d, "remove_recreate.py", &["bogus"]);
-    assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}{stderr}", text(&out.stdout));
     assert!(
         stderr.contains(r#"error: managed_pane_not_found {"pane_id": "bogus"}"#),
         "{stderr}"

@@ -3,7 +3,7 @@
 //! and a graceful stop that lets in-flight work finish.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         .to_path_buf();
     private_dir(&socket_dir)?;
     private_dir(&paths.state_dir)?;
-    let _lock = single_instance(&paths.socket)?;
+    let _lock = single_instance(&paths.db, &paths.socket)?;
 
     let store = Store::open(
         &paths.db,
@@ -173,24 +173,39 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Holds `<socket>.lock` for the daemon's lifetime; a second daemon on the
-/// same socket is refused.
-fn single_instance(socket: &Path) -> anyhow::Result<Flock<File>> {
-    let lock_path = PathBuf::from(format!("{}.lock", socket.display()));
+/// Holds `<database>.lock` for the daemon's lifetime, so a second daemon on
+/// the same files is refused; also refuses a socket another daemon (with
+/// other files) answers on. The lock is not beside the socket: the socket's
+/// directory is mounted into bench containers, which must not be able to
+/// hold the daemon's lock.
+fn single_instance(db: &Path, socket: &Path) -> anyhow::Result<Flock<File>> {
+    let lock_path = PathBuf::from(format!("{}.lock", db.display()));
+    if let Some(dir) = lock_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(lock),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => bail!(
+    let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            bail!("another agenttowerd is already running on {}", db.display())
+        }
+        Err((_, e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
+        }
+    };
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        bail!(
             "another agenttowerd is already running on {}",
             socket.display()
-        ),
-        Err((_, e)) => Err(e).with_context(|| format!("cannot lock {}", lock_path.display())),
+        );
     }
+    Ok(lock)
 }
 
 /// Binds the socket owner-only, replacing a stale one left by a crash (we

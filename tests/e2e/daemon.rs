@@ -29,6 +29,22 @@ async fn the_socket_is_owner_only_and_a_second_daemon_is_refused() {
         stderr.contains("another agenttowerd is already running"),
         "{stderr}"
     );
+    // Other files, same socket: refused too, the socket left alone.
+    let other = tempfile::tempdir().unwrap();
+    let third = std::process::Command::new(daemon_bin())
+        .envs(d.env())
+        .env("AGENTTOWER_STATE_DIR", other.path())
+        .output()
+        .unwrap();
+    assert!(!third.status.success());
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "another agenttowerd is already running on {}",
+            d.socket().display()
+        )),
+        "{stderr}"
+    );
     // The first one still answers.
     d.client()
         .await
