@@ -53,6 +53,13 @@ fn mounts(d: &Daemon, name: &str, logs: bool, socket: bool) -> Vec<String> {
     v
 }
 
+/// A running bench container for this test's daemon, its log directory
+/// mounted; with `socket`, the daemon socket and the CLI too.
+fn bench(d: &Daemon, label: &str, prefix: &str, socket: bool) -> Bench {
+    let name = unique(prefix);
+    Bench::run(label, &name, &mounts(d, &name, true, socket))
+}
+
 async fn scan(d: &Daemon) -> pb::ScanContainersResponse {
     d.client()
         .await
@@ -211,12 +218,10 @@ async fn without_a_log_mount_panes_degrade_and_say_what_to_mount() {
     let label = unique("nolog");
     let d = daemon(&label, "").await;
     let name = unique("at-nolog");
-    let _b = Bench::run(&label, &name, &[]);
+    let b = Bench::run(&label, &name, &[]);
     scan(&d).await;
 
-    let l = d
-        .create_and_settle(in_container(&_b, "1m+2s", "work"))
-        .await;
+    let l = d.create_and_settle(in_container(&b, "1m+2s", "work")).await;
     let layout = l.layout.as_ref().unwrap();
     assert_eq!(layout.state(), pb::LayoutState::Degraded, "{l:#?}");
     let dir = d.log_dir().join(&name);
@@ -238,9 +243,8 @@ async fn two_containers_create_in_parallel_and_a_stopped_one_fails_only_its_pane
     let label = unique("pair");
     // A settle window long enough to stop a container inside it.
     let d = daemon(&label, "settle_window_ms: 1500").await;
-    let (na, nb) = (unique("at-a"), unique("at-b"));
-    let a = Bench::run(&label, &na, &mounts(&d, &na, true, false));
-    let b = Bench::run(&label, &nb, &mounts(&d, &nb, true, false));
+    let a = bench(&d, &label, "at-a", false);
+    let b = bench(&d, &label, "at-b", false);
     scan(&d).await;
 
     let mut c = d.client().await;
@@ -299,9 +303,8 @@ async fn two_containers_create_in_parallel_and_a_stopped_one_fails_only_its_pane
 async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
     let label = unique("scope");
     let d = daemon(&label, "").await;
-    let (na, nb) = (unique("at-a"), unique("at-b"));
-    let a = Bench::run(&label, &na, &mounts(&d, &na, true, true));
-    let b = Bench::run(&label, &nb, &mounts(&d, &nb, true, false));
+    let a = bench(&d, &label, "at-a", true);
+    let b = bench(&d, &label, "at-b", false);
     scan(&d).await;
     // The host creates a layout in B.
     let lb = d
@@ -326,7 +329,9 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
     // Naming itself by name works too.
     let out = a.cli(
         SOCKET_IN,
-        &["layout", "create", "-t", "1m+2s", "-s", "named", "-c", &na],
+        &[
+            "layout", "create", "-t", "1m+2s", "-s", "named", "-c", &a.name,
+        ],
     );
     assert!(
         out.status.success(),
@@ -370,7 +375,10 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
         "{events}"
     );
     // Asking for B's rows lists nothing rather than refusing.
-    let other = stdout_json(&a.cli(SOCKET_IN, &["--json", "layout", "list", "--container", &nb]));
+    let other = stdout_json(&a.cli(
+        SOCKET_IN,
+        &["--json", "layout", "list", "--container", &b.name],
+    ));
     assert!(
         other
             .get("layouts")
@@ -393,7 +401,7 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
             "-s",
             "x",
             "-c",
-            nb.as_str(),
+            b.name.as_str(),
         ],
         vec!["layout", "create", "-t", "1m+2s", "-s", "x", "-c", "local"],
         vec![
@@ -406,7 +414,7 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
             "-c",
             "no-such-container",
         ],
-        vec!["agent", "scan", "--container", nb.as_str()],
+        vec!["agent", "scan", "--container", b.name.as_str()],
         vec!["container", "scan"],
         vec!["version", "--app"],
     ] {
@@ -434,8 +442,8 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
 async fn a_spoofed_hostname_does_not_widen_a_containers_scope() {
     let label = unique("spoof");
     let d = daemon(&label, "").await;
-    let (na, nb) = (unique("at-a"), unique("at-b"));
-    let a = Bench::run(&label, &na, &mounts(&d, &na, true, false));
+    let nb = unique("at-b");
+    let a = bench(&d, &label, "at-a", false);
     scan(&d).await;
     let la = d
         .create_and_settle(in_container(&a, "1m+2s", "victim"))
@@ -445,7 +453,7 @@ async fn a_spoofed_hostname_does_not_widen_a_containers_scope() {
     let mut opts = mounts(&d, &nb, true, true);
     opts.extend([
         "--hostname".into(),
-        na.clone(),
+        a.name.clone(),
         "-e".into(),
         format!("HOSTNAME={}", a.id),
     ]);
@@ -453,7 +461,7 @@ async fn a_spoofed_hostname_does_not_widen_a_containers_scope() {
     scan(&d).await;
     assert_eq!(
         b.exec(&["cat", "/etc/hostname"]).stdout,
-        format!("{na}\n").into_bytes()
+        format!("{}\n", a.name).into_bytes()
     );
 
     let listed = stdout_json(&b.cli(SOCKET_IN, &["--json", "layout", "list"]));
@@ -466,7 +474,10 @@ async fn a_spoofed_hostname_does_not_widen_a_containers_scope() {
     assert_host_only(&b.cli(SOCKET_IN, &["layout", "get", &la_id]));
     assert_host_only(&b.cli(SOCKET_IN, &["layout", "remove", &la_id]));
     // Naming A (whose name B took as hostname) lists nothing.
-    let named = stdout_json(&b.cli(SOCKET_IN, &["--json", "layout", "list", "--container", &na]));
+    let named = stdout_json(&b.cli(
+        SOCKET_IN,
+        &["--json", "layout", "list", "--container", &a.name],
+    ));
     assert!(
         named
             .get("layouts")
@@ -496,19 +507,25 @@ async fn a_spoofed_hostname_does_not_widen_a_containers_scope() {
 async fn the_host_has_host_scope_and_an_unregistered_container_is_refused() {
     let label = unique("peer");
     let d = daemon(&label, "").await;
-    let na = unique("at-a");
-    let a = Bench::run(&label, &na, &mounts(&d, &na, true, false));
+    let a = bench(&d, &label, "at-a", false);
     scan(&d).await;
-    let la = d.create_and_settle(in_container(&a, "1m+2s", "work")).await;
-    let local = d.create_settled("1m+2s", "hostwork").await;
+    d.create_and_settle(in_container(&a, "1m+2s", "work")).await;
+    d.create_settled("1m+2s", "hostwork").await;
 
+    let host_cli = |args: &[&str]| {
+        std::process::Command::new(cli_bin())
+            .envs(d.env())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The host may scan; the human table names the container.
+    let scanned = host_cli(&["container", "scan"]);
+    assert!(scanned.status.success(), "{scanned:?}");
+    let table = String::from_utf8_lossy(&scanned.stdout);
+    assert!(table.contains(&a.id) && table.contains(&a.name), "{table}");
     // The host CLI sees both containers' layouts.
-    let out = std::process::Command::new(cli_bin())
-        .envs(d.env())
-        .args(["--json", "layout", "list"])
-        .output()
-        .unwrap();
-    let listed = stdout_json(&out);
+    let listed = stdout_json(&host_cli(&["--json", "layout", "list"]));
     let containers: Vec<&str> = listed["layouts"]
         .as_array()
         .unwrap()
@@ -519,7 +536,6 @@ async fn the_host_has_host_scope_and_an_unregistered_container_is_refused() {
         containers.contains(&a.id.as_str()) && containers.contains(&"local"),
         "{listed}"
     );
-    let _ = (la, local);
 
     // A container with the socket but without the label is not registered:
     // every call is refused, lists included.
@@ -547,8 +563,7 @@ fn docker_stranger(d: &Daemon, name: &str) -> Bench {
 async fn scan_panes_in_a_container_lists_operator_panes_and_never_pending_ones() {
     let label = unique("scanp");
     let d = daemon(&label, "").await;
-    let na = unique("at-a");
-    let a = Bench::run(&label, &na, &mounts(&d, &na, true, false));
+    let a = bench(&d, &label, "at-a", false);
     scan(&d).await;
     // The operator's own pane, and a pane carrying a pending marker title.
     a.tmux(&["new-session", "-d", "-s", "ops", "-x", "80", "-y", "24"]);
@@ -567,7 +582,7 @@ async fn scan_panes_in_a_container_lists_operator_panes_and_never_pending_ones()
     let mut c = d.client().await;
     let scanned = c
         .scan_panes(pb::ScanPanesRequest {
-            container_id: na.clone(),
+            container_id: a.name.clone(),
         })
         .await
         .unwrap()
@@ -652,9 +667,8 @@ fn the_bench_image_runs_tmux_with_utf8() {
 async fn a_restarted_daemon_reattaches_container_panes_and_a_killed_container_fails_only_its_own() {
     let label = unique("recover");
     let mut d = daemon(&label, "health_interval_ms: 200").await;
-    let (na, nb) = (unique("at-a"), unique("at-b"));
-    let a = Bench::run(&label, &na, &mounts(&d, &na, true, false));
-    let b = Bench::run(&label, &nb, &mounts(&d, &nb, true, false));
+    let a = bench(&d, &label, "at-a", false);
+    let b = bench(&d, &label, "at-b", false);
     scan(&d).await;
     let la = d.create_and_settle(in_container(&a, "1m+2s", "work")).await;
     let lb = d.create_and_settle(in_container(&b, "1m+2s", "work")).await;

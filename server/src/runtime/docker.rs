@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{Runtime, RuntimeError, run_command};
 use crate::config::DockerConfig;
+use crate::store::models::ContainerRow;
 
 /// How the daemon reaches the Docker engine: the CLI program and the
 /// options every `docker exec` gets. A remote engine is the same CLI with
@@ -218,18 +219,13 @@ pub(crate) struct DockerRuntime {
 }
 
 impl DockerRuntime {
-    pub(crate) fn new(
-        cli: DockerCli,
-        id: &str,
-        name: &str,
-        user: Option<String>,
-        mounts: Option<Vec<Mount>>,
-    ) -> Self {
+    /// The runtime of a registered container; `mounts` when known.
+    pub(crate) fn new(cli: DockerCli, row: &ContainerRow, mounts: Option<Vec<Mount>>) -> Self {
         DockerRuntime {
             cli,
-            id: id.to_string(),
-            name: name.to_string(),
-            user,
+            id: row.id.clone(),
+            name: row.name.clone(),
+            user: row.user.clone(),
             mounts,
         }
     }

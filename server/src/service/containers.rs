@@ -80,9 +80,7 @@ impl Services {
                 &row.id,
                 Arc::new(DockerRuntime::new(
                     docker.clone(),
-                    &row.id,
-                    &row.name,
-                    row.user.clone(),
+                    &row,
                     Some(inspected.mounts),
                 )),
             );
@@ -132,13 +130,7 @@ impl Services {
         for row in &rows {
             self.runtimes.insert(
                 &row.id,
-                Arc::new(DockerRuntime::new(
-                    docker.clone(),
-                    &row.id,
-                    &row.name,
-                    row.user.clone(),
-                    None,
-                )),
+                Arc::new(DockerRuntime::new(docker.clone(), row, None)),
             );
         }
         Ok(rows.len())
