@@ -91,6 +91,14 @@ fn stdout_json(out: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// Whether a `layout list --json` answer lists no layout (proto3 JSON
+/// leaves an empty list out).
+fn no_layouts(listed: &serde_json::Value) -> bool {
+    listed
+        .get("layouts")
+        .is_none_or(|l| l.as_array().unwrap().is_empty())
+}
+
 /// The CLI's exit code 4 with a `host_only` error and nothing else.
 fn assert_host_only(out: &Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -379,12 +387,7 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
         SOCKET_IN,
         &["--json", "layout", "list", "--container", &b.name],
     ));
-    assert!(
-        other
-            .get("layouts")
-            .is_none_or(|l| l.as_array().unwrap().is_empty()),
-        "{other}"
-    );
+    assert!(no_layouts(&other), "{other}");
 
     // Anything about B: host_only with empty details, no id echoed.
     let pb_id = panes(&lb)[0].pane_id.clone();
@@ -465,12 +468,7 @@ async fn a_spoofed_hostname_does_not_widen_a_containers_scope() {
     );
 
     let listed = stdout_json(&b.cli(SOCKET_IN, &["--json", "layout", "list"]));
-    assert!(
-        listed
-            .get("layouts")
-            .is_none_or(|l| l.as_array().unwrap().is_empty()),
-        "B sees none of A's layouts: {listed}"
-    );
+    assert!(no_layouts(&listed), "B sees none of A's layouts: {listed}");
     assert_host_only(&b.cli(SOCKET_IN, &["layout", "get", &la_id]));
     assert_host_only(&b.cli(SOCKET_IN, &["layout", "remove", &la_id]));
     // Naming A (whose name B took as hostname) lists nothing.
@@ -478,12 +476,7 @@ async fn a_spoofed_hostname_does_not_widen_a_containers_scope() {
         SOCKET_IN,
         &["--json", "layout", "list", "--container", &a.name],
     ));
-    assert!(
-        named
-            .get("layouts")
-            .is_none_or(|l| l.as_array().unwrap().is_empty()),
-        "{named}"
-    );
+    assert!(no_layouts(&named), "{named}");
     let created = stdout_json(&b.cli(
         SOCKET_IN,
         &["--json", "layout", "create", "-t", "1m+2s", "-s", "mine"],
@@ -722,14 +715,7 @@ async fn a_restarted_daemon_reattaches_container_panes_and_a_killed_container_fa
             .all(|p| p.state() == pb::PaneState::Ready),
         "{a_now:#?}"
     );
-    let rows = d
-        .client()
-        .await
-        .list_containers(pb::ListContainersRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .containers;
+    let rows = d.containers().await;
     let row_b = rows.iter().find(|r| r.container_id == b.id).unwrap();
     assert_eq!(row_b.state(), pb::ContainerState::Stopped);
 }

@@ -181,14 +181,7 @@ async fn sigterm_lets_an_in_flight_spawn_finish_before_exiting() {
 #[tokio::test]
 async fn the_local_container_is_registered_with_its_runtime() {
     let d = Daemon::start_with(Setup::default().containers(&["bench1"])).await;
-    let list = d
-        .client()
-        .await
-        .list_containers(pb::ListContainersRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .containers;
+    let list = d.containers().await;
     let ids: Vec<_> = list
         .iter()
         .map(|c| (c.container_id.as_str(), c.runtime(), c.state()))

@@ -351,6 +351,17 @@ impl Daemon {
             .into_inner()
     }
 
+    /// The container registry (ListContainers).
+    pub async fn containers(&self) -> Vec<pb::Container> {
+        self.client()
+            .await
+            .list_containers(pb::ListContainersRequest::default())
+            .await
+            .expect("list containers")
+            .into_inner()
+            .containers
+    }
+
     /// Polls GetLayout until the layout leaves `creating`.
     pub async fn settled(&self, layout_id: &str) -> pb::GetLayoutResponse {
         let mut c = self.client().await;
