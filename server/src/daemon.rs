@@ -30,7 +30,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         .context("the socket path has no directory")?
         .to_path_buf();
     private_dir(&socket_dir)?;
-    private_dir(&paths.state_dir)?;
+    private_state_dir(&paths.state_dir)?;
     let _lock = single_instance(&paths.db, &paths.socket)?;
 
     let store = Store::open(
@@ -68,14 +68,13 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         elapsed_ms = boot.elapsed().as_secs_f64() * 1000.0,
         "boot recovery done"
     );
-    let mut background = vec![
-        tokio::spawn(svc.clone().watch_health()),
-        tokio::spawn(svc.clone().sweep_forever()),
-    ];
+    let mut background = Background::default();
+    background.forever("health watcher", svc.clone().watch_health());
+    background.forever("pending-marker sweep", svc.clone().sweep_forever());
     if svc.config.docker.scan_at_start {
         // Off the boot path: Docker may be slow or absent.
         let scanner = svc.clone();
-        background.push(tokio::spawn(async move {
+        background.once("start-up container scan", async move {
             match scanner.scan_containers().await {
                 Ok(scan) => tracing::info!(
                     registered = scan.containers.len(),
@@ -84,11 +83,12 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
                 ),
                 Err(e) => tracing::warn!(error = ?e, "start-up container scan failed"),
             }
-        }));
+        });
     }
 
     let listener = bind(&paths.socket)?;
     tracing::info!(socket = %paths.socket.display(), db = %paths.db.display(), "agenttowerd listening");
+    let mut failed = None;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(crate::api::serve(svc.clone(), listener, async {
         let _ = stopped.await;
@@ -96,6 +96,11 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
     let served = tokio::select! {
         r = &mut server => Some(r),
         () = shutdown_signal() => None,
+        e = background.failure() => {
+            tracing::error!("{e:#}; stopping the daemon");
+            failed = Some(e);
+            None
+        }
     };
     let _ = std::fs::remove_file(&paths.socket);
     let result = match served {
@@ -123,11 +128,61 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
             }
         }
     };
-    for task in background {
-        task.abort();
-    }
+    drop(background);
     tracing::info!("stopped");
-    result
+    match failed {
+        Some(e) => Err(e),
+        None => result,
+    }
+}
+
+/// The daemon's background tasks, supervised: a task that panics, or a
+/// task meant to run forever that ends, stops the daemon with an error
+/// naming it, so it never goes silently dead. Dropping it aborts them all.
+#[derive(Default)]
+struct Background {
+    tasks: tokio::task::JoinSet<()>,
+    names: std::collections::HashMap<tokio::task::Id, (&'static str, bool)>,
+}
+
+impl Background {
+    /// Runs `task`, which must never end (the health watcher, the sweep).
+    fn forever(&mut self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        let id = self.tasks.spawn(task).id();
+        self.names.insert(id, (name, true));
+    }
+
+    /// Runs `task`, which may end (the start-up scan), but not by panicking.
+    fn once(&mut self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        let id = self.tasks.spawn(task).id();
+        self.names.insert(id, (name, false));
+    }
+
+    /// Waits for the first task that panicked or ended when it must not;
+    /// pending forever while none has.
+    async fn failure(&mut self) -> anyhow::Error {
+        loop {
+            let (id, panic) = match self.tasks.join_next_with_id().await {
+                None => return std::future::pending().await,
+                Some(Ok((id, ()))) => (id, None),
+                Some(Err(e)) if e.is_panic() => (e.id(), Some(e.into_panic())),
+                Some(Err(_)) => continue, // aborted: only at shutdown
+            };
+            let (name, forever) = self.names.remove(&id).unwrap_or(("background task", true));
+            match panic {
+                Some(p) => {
+                    let message = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    return anyhow::anyhow!("the {name} panicked: {message}");
+                }
+                None if forever => return anyhow::anyhow!("the {name} stopped unexpectedly"),
+                None => {}
+            }
+        }
+    }
 }
 
 /// Registers the built-in `local` container and the runtimes of every
@@ -173,6 +228,55 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Makes the state directory owner-only. A missing one is created 0700; one
+/// of ours that others can read is tightened to 0700 with a warning. A
+/// shared directory (world-writable or sticky, like /tmp) or another user's
+/// is refused: others could read or replace the database and logs there.
+fn private_state_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = match std::fs::metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return crate::store::create_private_dir(dir);
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let fix = "point AGENTTOWER_STATE_DIR at a directory of your own \
+               (the daemon creates it 0700 if it does not exist)";
+    if !meta.is_dir() {
+        bail!(
+            "the state directory {} is not a directory; {fix}",
+            dir.display()
+        );
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != uid {
+        bail!(
+            "the state directory {} belongs to uid {}, not to this user (uid {uid}); {fix}",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o1002 != 0 {
+        bail!(
+            "the state directory {} is shared (mode {mode:04o}: world-writable or sticky, \
+             like /tmp); refusing to keep the database and logs there; {fix}",
+            dir.display()
+        );
+    }
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
+        tracing::warn!(
+            path = %dir.display(),
+            mode = %format!("{mode:04o}"),
+            "the state directory was open to other users; made it 0700"
+        );
+    }
+    Ok(())
+}
+
 /// Holds `<database>.lock` for the daemon's lifetime, so a second daemon on
 /// the same files is refused; also refuses a socket another daemon (with
 /// other files) answers on. The lock is not beside the socket: the socket's
@@ -181,7 +285,7 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
 fn single_instance(db: &Path, socket: &Path) -> anyhow::Result<Flock<File>> {
     let lock_path = PathBuf::from(format!("{}.lock", db.display()));
     if let Some(dir) = lock_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::store::create_private_dir(dir)?;
     }
     let file = OpenOptions::new()
         .create(true)
@@ -190,6 +294,7 @@ fn single_instance(db: &Path, socket: &Path) -> anyhow::Result<Flock<File>> {
         .mode(0o600)
         .open(&lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    crate::store::keep_private(&file, &lock_path)?;
     let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
@@ -237,5 +342,45 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_stops_the_supervisor_with_its_name() {
+        let mut background = Background::default();
+        background.forever("health watcher", std::future::pending());
+        background.once("start-up container scan", async {});
+        background.forever("pending-marker sweep", async {
+            tokio::task::yield_now().await;
+            panic!("period must be non-zero");
+        });
+        let e = tokio::time::timeout(Duration::from_secs(10), background.failure())
+            .await
+            .expect("the panic is reported");
+        assert_eq!(
+            e.to_string(),
+            "the pending-marker sweep panicked: period must be non-zero"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_forever_task_that_ends_is_a_failure() {
+        let mut background = Background::default();
+        background.forever("health watcher", async {});
+        let e = background.failure().await;
+        assert_eq!(e.to_string(), "the health watcher stopped unexpectedly");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_one_shot_task_that_finishes_is_not_a_failure() {
+        let mut background = Background::default();
+        background.forever("health watcher", std::future::pending());
+        background.once("start-up container scan", async {});
+        let waited = tokio::time::timeout(Duration::from_secs(3600), background.failure()).await;
+        assert!(waited.is_err(), "no failure: {waited:?}");
     }
 }

@@ -6,11 +6,14 @@ mod support;
 
 mod agents;
 mod bench;
+mod config;
 mod create;
 mod daemon;
 mod failures;
 mod lifecycle;
+mod mirror;
 mod ordering;
+mod privacy;
 mod reads;
 mod recovery;
 mod schema;

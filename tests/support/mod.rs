@@ -556,3 +556,65 @@ pub fn sequences(events: &[pb::LifecycleEvent]) -> Vec<u64> {
 pub fn payload(e: &pb::LifecycleEvent) -> serde_json::Value {
     serde_json::from_str(&e.payload_json).expect("payload is JSON")
 }
+
+impl Daemon {
+    /// Starts the daemon again on the same files with its umask set to
+    /// `umask` (the test process's own umask is left alone).
+    pub async fn restart_with_umask(&mut self, umask: u32) {
+        use std::os::unix::process::CommandExt as _;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let mode = nix::sys::stat::Mode::from_bits_truncate(umask);
+        let mut cmd = Command::new(daemon_bin());
+        cmd.envs(self.env())
+            .env("AGENTTOWER_LOG", "info,agenttower_server=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        // SAFETY: umask(2) is async-signal-safe and touches only the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::sys::stat::umask(mode);
+                Ok(())
+            });
+        }
+        self.child = Some(cmd.spawn().expect("spawn agenttowerd"));
+        self.wait_ready().await;
+    }
+}
+
+impl Daemon {
+    /// Starts a daemon on these files (plus `extra_env`) that is expected
+    /// to refuse to start: its exit status and stderr. One still running at
+    /// the deadline is killed and fails the test.
+    pub async fn exit_of_a_start(
+        &self,
+        extra_env: &[(&str, &str)],
+    ) -> (std::process::ExitStatus, String) {
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new(daemon_bin())
+            .envs(self.env())
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr.reopen().unwrap())
+            .spawn()
+            .expect("spawn agenttowerd");
+        let read = || std::fs::read_to_string(stderr.path()).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status, read());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("agenttowerd started instead of refusing:\n{}", read());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}

@@ -48,6 +48,9 @@ impl Paths {
     }
 }
 
+/// The longest duration any `*_ms` key accepts: 30 days.
+const MAX_DURATION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
 /// Tunables; every key is optional in `config.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -184,10 +187,23 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.capacity >= 1, "capacity must be at least 1");
-        anyhow::ensure!(
-            self.stage_timeout_ms >= 1,
-            "stage_timeout_ms must be positive"
-        );
+        // A zero period panics a timer and a zero TTL or timeout fails every
+        // pane; zero waits are fine. Past the limit, deadlines overflow.
+        let durations = [
+            ("stage_timeout_ms", self.stage_timeout_ms, 1),
+            ("sweep_interval_ms", self.sweep_interval_ms, 1),
+            ("pending_ttl_ms", self.pending_ttl_ms, 1),
+            ("health_interval_ms", self.health_interval_ms, 1),
+            ("settle_window_ms", self.settle_window_ms, 0),
+            ("retry_backoff_ms", self.retry_backoff_ms[0], 0),
+            ("retry_backoff_ms", self.retry_backoff_ms[1], 0),
+        ];
+        for (key, ms, min) in durations {
+            anyhow::ensure!(
+                (min..=MAX_DURATION_MS).contains(&ms),
+                "{key} must be {min}..={MAX_DURATION_MS} (milliseconds), not {ms}"
+            );
+        }
         anyhow::ensure!(
             (10..=1000).contains(&self.pane_columns) && (5..=1000).contains(&self.pane_rows),
             "pane_columns must be 10..=1000 and pane_rows 5..=1000"
@@ -245,5 +261,28 @@ mod tests {
         let c: Config = serde_yaml::from_str("capacity: 3\n").unwrap();
         assert_eq!((c.capacity, c.settle_window_ms), (3, 1000));
         assert!(serde_yaml::from_str::<Config>("capacityy: 3\n").is_err());
+    }
+
+    #[test]
+    fn zero_periods_and_ttls_are_refused_naming_the_key_but_zero_waits_are_not() {
+        let check = |yaml: &str| {
+            serde_yaml::from_str::<Config>(yaml)
+                .unwrap()
+                .check()
+                .map_err(|e| e.to_string())
+        };
+        for key in [
+            "stage_timeout_ms",
+            "sweep_interval_ms",
+            "pending_ttl_ms",
+            "health_interval_ms",
+        ] {
+            let e = check(&format!("{key}: 0\n")).unwrap_err();
+            assert!(e.starts_with(&format!("{key} must be 1..=")), "{e}");
+        }
+        check("settle_window_ms: 0\nretry_backoff_ms: [0, 0]\n").unwrap();
+        let e = check("health_interval_ms: 18446744073709551615\n").unwrap_err();
+        assert!(e.starts_with("health_interval_ms must be"), "{e}");
+        assert!(check("capacity: 0\n").is_err());
     }
 }

@@ -238,6 +238,7 @@ impl Services {
             if let Err(e) = self.sweep().await {
                 tracing::warn!(error = ?e, "pending-marker sweep failed");
             }
+            self.store.sync_mirror().await;
         }
     }
 }

@@ -55,6 +55,23 @@ pub(crate) fn list_after(
     list_between(conn, after, i64::MAX, filter, limit, false)
 }
 
+/// The `(sequence, event_id)` of events after `after`, oldest first, at most
+/// `limit`: what the mirror compares its lines with, without the payloads.
+pub(crate) fn keys_after(
+    conn: &mut SqliteConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    let after = after.clamp(0, i64::from(i32::MAX)) as i32;
+    let keys: Vec<(i32, String)> = ev::table
+        .select((ev::sequence, ev::event_id))
+        .filter(ev::sequence.gt(after))
+        .order(ev::sequence.asc())
+        .limit(limit)
+        .load(conn)?;
+    Ok(keys.into_iter().map(|(s, id)| (i64::from(s), id)).collect())
+}
+
 /// Events with `after < sequence < before`, oldest (or newest) first, at
 /// most `limit`.
 pub(crate) fn list_between(

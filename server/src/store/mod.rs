@@ -12,7 +12,8 @@ pub(crate) mod panes;
 pub(crate) mod routes;
 pub(crate) mod schema;
 
-use std::path::Path;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
@@ -70,11 +71,12 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for ReaderSetup 
 }
 
 impl Store {
-    /// Opens (creating if needed) the database, refuses a database written by
-    /// a newer schema, applies pending migrations, and catches the JSONL
-    /// mirror up with the event table.
+    /// Opens (creating it owner-only if needed) the database, refuses a
+    /// database written by a newer schema, applies pending migrations, and
+    /// makes the JSONL mirror equal to the event table.
     pub(crate) fn open(db: &Path, events_log: &Path, bus: Bus) -> anyhow::Result<Store> {
         let url = db.to_str().context("database path is not UTF-8")?;
+        private_db_files(db)?;
         let mut conn = SqliteConnection::establish(url)
             .with_context(|| format!("cannot open database {}", db.display()))?;
         conn.batch_execute(PRAGMAS).with_context(|| {
@@ -85,7 +87,11 @@ impl Store {
         })?;
         migrate(&mut conn).with_context(|| format!("database {}", db.display()))?;
         let mut mirror = Mirror::open(events_log)?;
-        mirror.catch_up(&mut conn)?;
+        if let Err(e) = mirror.sync(&mut conn) {
+            // Not fatal: the table is the source of truth, and the mirror is
+            // caught up at the next write or sweep tick.
+            tracing::error!(error = %format!("{e:#}"), "the events mirror is behind the table");
+        }
         let readers = Pool::builder()
             .max_size(4)
             .connection_customizer(Box::new(ReaderSetup))
@@ -119,14 +125,29 @@ impl Store {
                 let value = f(&mut tx)?;
                 Ok::<_, Error>((value, tx.emitted))
             })?;
+            mirror.append(conn, &emitted);
             if !emitted.is_empty() {
-                mirror.append(&emitted);
                 bus.publish(emitted);
             }
             Ok(value)
         })
         .await
         .map_err(Error::internal)?
+    }
+
+    /// Catches `events.jsonl` up with the table if a write to it failed
+    /// (the sweep's tick calls this, so it heals without further writes).
+    pub(crate) async fn sync_mirror(&self) {
+        let writer = self.writer.clone();
+        let synced = tokio::task::spawn_blocking(move || {
+            let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let Writer { conn, mirror } = &mut *guard;
+            mirror.repair(conn);
+        })
+        .await;
+        if let Err(e) = synced {
+            tracing::error!(error = %e, "the events mirror check did not finish");
+        }
     }
 
     /// The live event bus fed by `write`.
@@ -148,6 +169,63 @@ impl Store {
         .await
         .map_err(Error::internal)?
     }
+}
+
+/// Creates `dir` (and missing parents) owner-only, whatever the umask.
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private", dir.display()))
+}
+
+/// Takes group and other permissions off an open file of ours (made by an
+/// older daemon or under a loose umask).
+pub(crate) fn keep_private(file: &std::fs::File, path: &Path) -> anyhow::Result<()> {
+    let mode = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+        tracing::warn!(path = %path.display(), mode = %format!("{:04o}", mode & 0o7777), "made a file others could read owner-only");
+    }
+    Ok(())
+}
+
+/// Creates the database file 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the database file's mode), and tightens the
+/// database, `-wal`, `-shm` and `-journal` files if they are more open. The
+/// process umask is left alone: tmux servers and agents started by the
+/// daemon inherit it.
+fn private_db_files(db: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = db.parent() {
+        create_private_dir(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(db)
+        .with_context(|| format!("cannot open database {}", db.display()))?;
+    keep_private(&file, db)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let path = PathBuf::from(format!("{}{suffix}", db.display()));
+        match std::fs::File::open(&path) {
+            Ok(file) => keep_private(&file, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+        }
+    }
+    Ok(())
 }
 
 /// The newest schema migration this binary knows (its version string).
