@@ -1,11 +1,14 @@
 //! Compiles `proto/` into the generated client and server stubs with a
 //! pure-Rust protobuf compiler (protox), so no system `protoc` is needed. The
 //! encoded descriptor set is kept for gRPC server reflection, and serde
-//! (proto3 JSON) implementations are generated with pbjson.
+//! (proto3 JSON) implementations are generated with pbjson. The server stubs
+//! decode requests with `codec::RequestCodec` (closed-set errors for
+//! undecodable requests); the client stubs keep tonic's prost codec.
 
 use std::path::PathBuf;
 
 use prost::Message as _;
+use prost_build::{Service, ServiceGenerator};
 
 const PROTOS: &[&str] = &[
     "proto/agenttower/v1/types.proto",
@@ -25,9 +28,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .preserve_proto_field_names()
         .emit_fields()
         .build(&[".agenttower.v1"])?;
-    tonic_prost_build::configure()
+    let client = tonic_prost_build::configure()
         .build_client(true)
+        .build_server(false)
+        .service_generator();
+    let server = tonic_prost_build::configure()
+        .build_client(false)
         .build_server(true)
-        .compile_fds(fds)?;
+        .codec_path("crate::codec::RequestCodec")
+        .service_generator();
+    let mut config = prost_build::Config::new();
+    config.service_generator(Box::new(Both(client, server)));
+    // Neither side here: the generators above are already in `config`.
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(false)
+        .compile_fds_with_config(fds, config)?;
     Ok(())
+}
+
+/// Client and server stubs from two generators, one codec each (tonic's
+/// builder takes one codec path for both).
+struct Both(Box<dyn ServiceGenerator>, Box<dyn ServiceGenerator>);
+
+impl ServiceGenerator for Both {
+    fn generate(&mut self, service: Service, buf: &mut String) {
+        self.0.generate(service.clone(), buf);
+        self.1.generate(service, buf);
+    }
+
+    fn finalize(&mut self, buf: &mut String) {
+        self.0.finalize(buf);
+        self.1.finalize(buf);
+    }
+
+    fn finalize_package(&mut self, package: &str, buf: &mut String) {
+        self.0.finalize_package(package, buf);
+        self.1.finalize_package(package, buf);
+    }
 }

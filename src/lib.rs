@@ -2,8 +2,10 @@
 //! client connector, and helpers shared by the CLI, the console and scripts.
 
 pub mod client;
+pub mod codec;
 pub mod launch;
 pub mod paths;
+pub mod status;
 
 /// Generated protobuf messages and gRPC stubs of package `agenttower.v1`.
 pub mod pb {

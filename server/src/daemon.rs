@@ -45,6 +45,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         paths: paths.clone(),
         runtimes,
         queues: Queues::default(),
+        catalog_cache: Default::default(),
     });
 
     // Boot steps, before the socket accepts anything: reach the containers

@@ -6,6 +6,7 @@ mod support;
 
 mod agents;
 mod bench;
+mod catalog;
 mod config;
 mod create;
 mod daemon;
@@ -19,3 +20,4 @@ mod recovery;
 mod schema;
 mod validation;
 mod watch;
+mod wire_errors;

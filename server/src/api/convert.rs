@@ -9,6 +9,7 @@ use crate::config::catalog::{LaunchProfile, Template};
 use crate::error::{Error, Result};
 use crate::service::create::LayoutView;
 use crate::service::domain::{self, FailedStage, Origin, PaneState};
+use crate::service::validate;
 use crate::store::models::{AgentRow, ContainerRow, EventRow, LayoutRow, PaneRow, RouteRow};
 
 fn parsed<T: FromStr>(s: &str) -> Option<T> {
@@ -231,10 +232,28 @@ pub(crate) fn profile(p: LaunchProfile) -> pb::LaunchProfile {
     }
 }
 
-/// Pane/layout state filters: the singular and repeated fields together.
-/// UNSPECIFIED in the singular field means "no filter"; anything unknown is
-/// refused.
+/// Refuses a repeated request field with more than `MAX_MAP_ENTRIES`
+/// entries: a filter never needs more (each closed set is smaller), and an
+/// unbounded list would become an unbounded SQL statement.
+fn bounded<'a>(field: &str, values: &'a [i32]) -> Result<&'a [i32]> {
+    if values.len() > validate::MAX_MAP_ENTRIES {
+        return Err(Error::validation(
+            field,
+            format!(
+                "{} entries; at most {} are allowed",
+                values.len(),
+                validate::MAX_MAP_ENTRIES
+            ),
+        ));
+    }
+    Ok(values)
+}
+
+/// Pane/layout state filters: the singular and repeated fields together,
+/// without duplicates. UNSPECIFIED in the singular field means "no filter";
+/// anything unknown is refused.
 pub(crate) fn state_filter(field: &str, single: i32, many: &[i32]) -> Result<Vec<PaneState>> {
+    let many = bounded(field, many)?;
     let mut out = Vec::new();
     for &v in std::iter::once(&single).filter(|v| **v != 0).chain(many) {
         let state = match pb::PaneState::try_from(v) {
@@ -254,20 +273,27 @@ pub(crate) fn state_filter(field: &str, single: i32, many: &[i32]) -> Result<Vec
     Ok(out)
 }
 
-/// Event type filters as their stored names.
+/// Event type filters as their stored names, without duplicates.
 pub(crate) fn event_type_filter(many: &[i32]) -> Result<Vec<String>> {
-    many.iter()
-        .map(|&v| match pb::EventType::try_from(v) {
-            Ok(t) if t != pb::EventType::Unspecified => Ok(t
+    let mut out = Vec::new();
+    for &v in bounded("event_types", many)? {
+        let name = match pb::EventType::try_from(v) {
+            Ok(t) if t != pb::EventType::Unspecified => t
                 .as_str_name()
                 .trim_start_matches("EVENT_TYPE_")
-                .to_ascii_lowercase()),
-            _ => Err(Error::validation(
-                "event_types",
-                format!("unknown event type value {v}"),
-            )),
-        })
-        .collect()
+                .to_ascii_lowercase(),
+            _ => {
+                return Err(Error::validation(
+                    "event_types",
+                    format!("unknown event type value {v}"),
+                ));
+            }
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 /// An agent origin filter; UNSPECIFIED means any.
@@ -299,5 +325,25 @@ mod tests {
         );
         assert!(event_type_filter(&[999]).is_err());
         assert!(state_filter("states", 0, &[42]).is_err());
+    }
+
+    #[test]
+    fn repeated_filters_are_bounded_and_deduplicated() {
+        let created = pb::EventType::ManagedPaneCreated as i32;
+        assert_eq!(
+            event_type_filter(&[created; 12]).unwrap(),
+            ["managed_pane_created"]
+        );
+        assert_eq!(
+            state_filter("states", pb::PaneState::Ready as i32, &[2; 64]).unwrap(),
+            [PaneState::Ready]
+        );
+        for e in [
+            event_type_filter(&[created; 65]).unwrap_err(),
+            state_filter("states", 0, &[2; 40_000]).unwrap_err(),
+        ] {
+            assert_eq!(e.code(), "validation_failed");
+            assert!(e.details()["reason"].contains("at most 64"), "{e}");
+        }
     }
 }

@@ -508,7 +508,7 @@ impl Api {
         _peer: &Peer,
         _: pb::ListTemplatesRequest,
     ) -> Result<pb::ListTemplatesResponse> {
-        let catalog = self.svc.catalog();
+        let catalog = self.svc.catalog().await?;
         Ok(pb::ListTemplatesResponse {
             templates: catalog
                 .templates
@@ -524,7 +524,7 @@ impl Api {
         _peer: &Peer,
         _: pb::ListLaunchProfilesRequest,
     ) -> Result<pb::ListLaunchProfilesResponse> {
-        let catalog = self.svc.catalog();
+        let catalog = self.svc.catalog().await?;
         Ok(pb::ListLaunchProfilesResponse {
             profiles: catalog
                 .profiles

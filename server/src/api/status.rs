@@ -1,16 +1,12 @@
 //! The single mapping from the domain error to a gRPC status: the closed code
 //! as `google.rpc.ErrorInfo` (reason = code, domain `agenttower`, metadata =
-//! details) plus `agenttower.v1.ErrorDetail` carrying the same code as enum.
-//! Internal causes go to the daemon log, never to the wire.
+//! details) plus `agenttower.v1.ErrorDetail` carrying the same code as enum,
+//! built by `agenttower::status`, which bounds every echoed value. Internal
+//! causes go to the daemon log, never to the wire.
 
-use prost::Message as _;
 use tonic::{Code, Status};
 
 use crate::error::Error;
-use agenttower::pb;
-
-/// ErrorInfo domain of every AgentTower error.
-pub(crate) const DOMAIN: &str = "agenttower";
 
 fn grpc_code(e: &Error) -> Code {
     match e {
@@ -34,55 +30,20 @@ fn grpc_code(e: &Error) -> Code {
     }
 }
 
-fn any(type_url: &str, value: Vec<u8>) -> prost_types::Any {
-    prost_types::Any {
-        type_url: type_url.to_string(),
-        value,
-    }
-}
-
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
         if let Error::Internal(cause) = &e {
             tracing::error!(error = ?cause, "internal error");
         }
-        let code = grpc_code(&e);
-        let reason = e.code();
-        let details = e.details();
-        let info = tonic_types::pb::ErrorInfo {
-            reason: reason.to_string(),
-            domain: DOMAIN.to_string(),
-            metadata: details.clone().into_iter().collect(),
-        };
-        let enum_code =
-            pb::ErrorCode::from_str_name(&format!("ERROR_CODE_{}", reason.to_uppercase()))
-                .unwrap_or(pb::ErrorCode::Unspecified);
-        let detail = pb::ErrorDetail {
-            code: enum_code as i32,
-            details: details.into_iter().collect(),
-        };
-        let message = e.to_string();
-        let status = tonic_types::pb::Status {
-            code: code as i32,
-            message: message.clone(),
-            details: vec![
-                any(
-                    "type.googleapis.com/google.rpc.ErrorInfo",
-                    info.encode_to_vec(),
-                ),
-                any(
-                    "type.googleapis.com/agenttower.v1.ErrorDetail",
-                    detail.encode_to_vec(),
-                ),
-            ],
-        };
-        Status::with_details(code, message, status.encode_to_vec().into())
+        agenttower::status::error_status(grpc_code(&e), e.code(), &e.to_string(), e.details())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agenttower::pb;
+    use agenttower::status::MAX_ECHO_BYTES;
 
     #[test]
     fn every_error_round_trips_through_the_client_decoder() {
@@ -105,5 +66,22 @@ mod tests {
                 .details
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn echoed_values_are_bounded_whatever_the_input() {
+        let key = "k".repeat(1 << 20);
+        let status: Status = Error::validation(
+            "launch_command_overrides",
+            format!("key {key:?} is not of the form role:label"),
+        )
+        .into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().len() <= MAX_ECHO_BYTES);
+        let api = agenttower::client::api_error(&status).unwrap();
+        assert_eq!(api.reason, "validation_failed");
+        assert_eq!(api.details["field"], "launch_command_overrides");
+        assert!(api.details["reason"].starts_with("key \"kkk"));
+        assert!(api.details.values().all(|v| v.len() <= MAX_ECHO_BYTES));
     }
 }

@@ -160,7 +160,7 @@ impl Services {
         {
             return Ok((view, true));
         }
-        let plans = plan(&req, &self.catalog())?;
+        let plans = plan(&req, &self.catalog().await?)?;
         if pipeline::session_exists(self, runtime.as_ref(), &req.tmux_session_name).await {
             return Err(Error::SessionNameConflict {
                 container_id: container.id.clone(),

@@ -19,7 +19,7 @@ pub(crate) mod validate;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::config::catalog::Catalog;
+use crate::config::catalog::{Catalog, CatalogCache};
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
@@ -33,12 +33,20 @@ pub(crate) struct Services {
     pub paths: Paths,
     pub runtimes: Runtimes,
     pub queues: queue::Queues,
+    /// Parsed operator templates and profiles, re-read when a file changes.
+    pub catalog_cache: Arc<CatalogCache>,
 }
 
 impl Services {
-    /// The merged template / profile catalog, read fresh from disk.
-    pub(crate) fn catalog(&self) -> Catalog {
-        Catalog::load(&self.paths.templates_dir(), &self.paths.profiles_dir())
+    /// The merged template / profile catalog as the files are now, loaded
+    /// off the async reactor: a slow disk or a hostile file stalls no other
+    /// request.
+    pub(crate) async fn catalog(&self) -> Result<Catalog> {
+        let cache = Arc::clone(&self.catalog_cache);
+        let (templates, profiles) = (self.paths.templates_dir(), self.paths.profiles_dir());
+        tokio::task::spawn_blocking(move || cache.load(&templates, &profiles))
+            .await
+            .map_err(Error::internal)
     }
 
     /// Looks a container up by id, short id or name (`container_not_found`).

@@ -52,7 +52,7 @@ impl Services {
             .or_else(|| pred.launch_command_ref.clone())
             .unwrap_or_else(|| SHELL_PROFILE.to_string());
         // Checked before anything is written: a bogus profile inserts nothing.
-        let launch = resolve_profile(&self.catalog(), &profile)?;
+        let launch = resolve_profile(&self.catalog().await?, &profile)?;
         let rt = self.runtimes.get(&pred.container_id)?;
 
         let slot = self.queues.slot(&pred.container_id).await;
