@@ -719,3 +719,86 @@ async fn a_restarted_daemon_reattaches_container_panes_and_a_killed_container_fa
     let row_b = rows.iter().find(|r| r.container_id == b.id).unwrap();
     assert_eq!(row_b.state(), pb::ContainerState::Stopped);
 }
+
+/// A pane of `l` by label suffix.
+fn pane<'a>(l: &'a pb::GetLayoutResponse, suffix: &str) -> &'a pb::Pane {
+    panes(l)
+        .iter()
+        .find(|p| p.label.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no pane {suffix}"))
+}
+
+#[tokio::test]
+async fn fifos_planted_in_two_containers_stall_nothing_and_fail_only_their_logs() {
+    let label = unique("fifo");
+    let d = daemon(&label, "").await;
+    let a = bench(&d, &label, "at-fa", false);
+    let b = bench(&d, &label, "at-fb", false);
+    scan(&d).await;
+    for x in [&a, &b] {
+        let out = x.exec(&["mkfifo", &format!("{LOGS_IN}/f.m1.log")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut c = d.client().await;
+    let mut c2 = c.clone();
+    let (ra, rb) = tokio::join!(
+        c.create_layout(in_container(&a, "1m+2s", "f")),
+        c2.create_layout(in_container(&b, "1m+2s", "f")),
+    );
+    let (la, lb) = (ra.unwrap().into_inner(), rb.unwrap().into_inner());
+    // Unrelated calls answer meanwhile, and a layout on `local` completes.
+    tokio::time::timeout(DEADLINE, c.get_version(pb::GetVersionRequest::default()))
+        .await
+        .expect("GetVersion answers while containers plant FIFOs")
+        .expect("version");
+    let local = d.create_settled("1m+2s", "loc").await;
+    assert_eq!(local.layout.unwrap().state(), pb::LayoutState::Ready);
+    for id in [&la.layout_id, &lb.layout_id] {
+        let l = d.settled(id).await;
+        let m1 = pane(&l, ".m1");
+        assert_eq!(m1.state(), pb::PaneState::Degraded, "{m1:#?}");
+        assert_eq!(m1.failed_stage(), pb::FailedStage::LogAttach);
+        assert!(m1.failure_reason.contains("FIFO"), "{}", m1.failure_reason);
+        for s in [".s1", ".s2"] {
+            assert_eq!(pane(&l, s).state(), pb::PaneState::Ready);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_symlink_planted_in_a_container_never_reaches_a_host_file() {
+    let label = unique("sym");
+    let d = daemon(&label, "").await;
+    let a = bench(&d, &label, "at-sym", false);
+    scan(&d).await;
+    let escape = d.dir.path().join("escape");
+    let out = a.exec(&[
+        "ln",
+        "-s",
+        &escape.display().to_string(),
+        &format!("{LOGS_IN}/w.m1.log"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = d.create_and_settle(in_container(&a, "1m+2s", "w")).await;
+    let m1 = pane(&l, ".m1");
+    assert_eq!(m1.state(), pb::PaneState::Degraded, "{m1:#?}");
+    assert_eq!(m1.failed_stage(), pb::FailedStage::LogAttach);
+    assert!(
+        m1.failure_reason.contains("symbolic link"),
+        "{}",
+        m1.failure_reason
+    );
+    assert_eq!(pane(&l, ".s1").state(), pb::PaneState::Ready);
+    assert!(
+        !escape.exists(),
+        "the host file was created through the symlink"
+    );
+}

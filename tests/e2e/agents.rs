@@ -159,7 +159,14 @@ async fn send_input_types_into_managed_and_adopted_panes_and_refuses_removed_one
         let socket = d.tmux_socket();
         eventually("the typed command's output", move || {
             let screen = tmux_ok(tmux_on(&socket, &["capture-pane", "-p", "-t", &pane]));
-            async move { screen.lines().any(|l| l.trim() == needle).then_some(()) }
+            // A shell that starts after the text arrived prints its prompt
+            // before the output line; the typed line never ends this way.
+            async move {
+                screen
+                    .lines()
+                    .any(|l| l.trim().ends_with(needle))
+                    .then_some(())
+            }
         })
     };
     // Shell metacharacters are typed, not interpreted by the daemon.
@@ -176,12 +183,12 @@ async fn send_input_types_into_managed_and_adopted_panes_and_refuses_removed_one
     let (mine, adopted) = d.adopt_own_pane("ops", "ops.main").await;
     c.send_input(pb::SendInputRequest {
         agent_id: adopted.agent_id.clone(),
-        text: "echo adopted-ok".into(),
+        text: "echo adopted-$((40+2))".into(),
         no_enter: false,
     })
     .await
     .unwrap();
-    typed(mine, "adopted-ok").await;
+    typed(mine, "adopted-42").await;
 
     // Refusals: control characters, an unknown agent, a removed pane.
     let send = |agent: &str, text: &str| pb::SendInputRequest {

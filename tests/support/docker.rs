@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Programs the bench image holds (with their libraries).
-const PROGRAMS: &[&str] = &["tmux", "sh", "dash", "cat", "env", "sleep", "ls", "printf"];
+const PROGRAMS: &[&str] = &[
+    "tmux", "sh", "dash", "cat", "env", "sleep", "ls", "printf", "mkfifo", "ln",
+];
 
 /// Runs `docker args` and returns its output.
 pub fn docker(args: &[&str]) -> Output {

@@ -338,12 +338,31 @@ async fn perform(c: &mut ManagedSessionsClient, r: Request) -> Server {
     }
 }
 
+/// A log file's bytes. A bench container controls its log directory, so
+/// only a regular file is read: never through a symlink, never a FIFO
+/// (which would block the read).
+fn read_log(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// The last lines of a pane's log, read from the host.
 async fn log_tail(label: String, path: String) -> Server {
     if path.is_empty() {
         return Server::Done(format!("pane {label} has no log"));
     }
-    let read = tokio::task::spawn_blocking(move || std::fs::read(&path).map(|b| (path, b))).await;
+    let read = tokio::task::spawn_blocking(move || read_log(&path).map(|b| (path, b))).await;
     match read {
         Ok(Ok((_, bytes))) => {
             let text = String::from_utf8_lossy(&bytes);

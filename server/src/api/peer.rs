@@ -32,7 +32,9 @@ impl Peer {
             .ok_or_else(|| deny("the kernel gave no peer pid"))?;
         // The peer may have exited since it connected; its pid could then
         // belong to someone else, so an unreadable cgroup is a refusal.
-        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        // Off the reactor: /proc reads are file I/O like any other.
+        let cgroup = tokio::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .await
             .map_err(|e| deny(&format!("cannot read /proc/{pid}/cgroup: {e}")))?;
         let Some(id) = container_of(&cgroup) else {
             return Ok(Peer::Host);

@@ -271,7 +271,12 @@ impl Runtime for DockerRuntime {
             }
         };
         let dir = host_path.parent().unwrap_or(host_path);
-        path_in_container(&mounts, host_path).ok_or_else(|| {
+        // Resolving the mount sources reads the file system: off the reactor.
+        let host = host_path.to_path_buf();
+        let inside = tokio::task::spawn_blocking(move || path_in_container(&mounts, &host))
+            .await
+            .map_err(|e| format!("cannot map the log path: {e}"))?;
+        inside.ok_or_else(|| {
             format!(
                 "no writable bind mount makes {} readable from the host; start container {} \
                  with `-v {}:/var/log/agenttower` (any path inside works)",

@@ -22,6 +22,11 @@ pub(crate) enum RuntimeError {
     /// No tmux server is running there (nothing exists yet).
     #[error("no tmux server running")]
     NoServer,
+    /// The tmux server exited while the command was in flight, e.g. because
+    /// its last session was just removed (transient: the server is gone,
+    /// so were its panes, and the next call starts a new one).
+    #[error("the tmux server exited: {0}")]
+    ServerLost(String),
     /// The container is gone or stopped (not transient): its tmux server
     /// and every pane in it went with it.
     #[error("container gone: {0}")]
@@ -37,7 +42,7 @@ impl RuntimeError {
     pub(crate) fn is_transient(&self) -> bool {
         matches!(
             self,
-            RuntimeError::Timeout(_) | RuntimeError::Unreachable(_)
+            RuntimeError::Timeout(_) | RuntimeError::Unreachable(_) | RuntimeError::ServerLost(_)
         )
     }
 }
@@ -89,6 +94,9 @@ pub(crate) async fn run_command(
         || (stderr.starts_with("error connecting to") && stderr.contains("No such file"))
     {
         return Err(RuntimeError::NoServer);
+    }
+    if stderr.contains("server exited unexpectedly") || stderr.contains("lost server") {
+        return Err(RuntimeError::ServerLost(stderr));
     }
     Err(RuntimeError::Failed {
         message: if stderr.is_empty() {

@@ -6,14 +6,16 @@ use std::collections::{HashMap, HashSet};
 
 use super::Services;
 use super::domain::PaneState;
-use super::pipeline::{MARKER_OPTION, MARKER_PREFIX};
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
-use crate::runtime::tmux::Chain;
+use crate::runtime::tmux::{self, Chain, MARKER_OPTION, MARKER_PREFIX, Owner};
 use crate::store::{agents, panes};
 
 /// Longest text SendInput types.
 const MAX_INPUT_BYTES: usize = 16 * 1024;
+/// Text per `send-keys` command, so a long input spreads over as many tmux
+/// calls as one message allows.
+const KEYS_CHUNK_BYTES: usize = 2 * 1024;
 
 /// A tmux pane found by ScanPanes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +44,7 @@ impl Services {
                 "#{{session_name}}\t#{{pane_id}}\t#{{pane_current_command}}\t#{{{MARKER_OPTION}}}\t#{{pane_title}}"
             ),
         ]);
-        let out = match rt
-            .tmux(chain.into_args(), self.config.stage_timeout())
-            .await
-        {
+        let out = match tmux::run(rt.as_ref(), chain, self.config.stage_timeout()).await {
             Ok(out) => out,
             // No tmux server: no panes.
             Err(RuntimeError::NoServer) => String::new(),
@@ -124,12 +123,12 @@ impl Services {
                 format!("no agent {agent_id}"),
             ));
         };
-        if let Some(p) = pane.filter(|p| {
+        if let Some(p) = pane.as_ref().filter(|p| {
             p.state != PaneState::Ready.as_str() && p.state != PaneState::Degraded.as_str()
         }) {
             return Err(Error::IllegalTransition {
-                pane_id: p.id,
-                current_state: p.state,
+                pane_id: p.id.clone(),
+                current_state: p.state.clone(),
                 requested_action: "send_input".into(),
             });
         }
@@ -139,34 +138,71 @@ impl Services {
                 format!("agent {agent_id} is no longer registered"),
             ));
         }
+        // Typed only into the pane the agent means: its ownership mark for a
+        // managed pane, the server instance it was adopted on otherwise.
+        let owner = match (&pane, &agent.tmux_server) {
+            (Some(p), _) => Owner::Pane(&p.id),
+            (None, Some(server)) => Owner::Server(server),
+            (None, None) => {
+                return Err(Error::validation(
+                    "agent_id",
+                    format!(
+                        "agent {agent_id} was adopted before the daemon recorded tmux server \
+                         identities, so its pane cannot be proven; adopt the pane again"
+                    ),
+                ));
+            }
+        };
         let rt = self.runtimes.get(&agent.container_id)?;
+        let target = agent.tmux_pane_id.as_str();
         let mut chain = Chain::new();
-        if !text.is_empty() {
-            chain.cmd(["send-keys", "-t", &agent.tmux_pane_id, "-l", "--", text]);
+        for chunk in chunks(text, KEYS_CHUNK_BYTES) {
+            chain.guarded(
+                target,
+                &owner,
+                ["send-keys", "-t", target, "-l", "--", chunk],
+            );
         }
         if !no_enter {
-            chain.cmd(["send-keys", "-t", &agent.tmux_pane_id, "Enter"]);
+            chain.guarded(target, &owner, ["send-keys", "-t", target, "Enter"]);
         }
         if chain.is_empty() {
             return Ok(());
         }
-        match rt
-            .tmux(chain.into_args(), self.config.stage_timeout())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(RuntimeError::NoServer | RuntimeError::Failed { .. } | RuntimeError::Gone(_)) => {
-                Err(Error::validation(
-                    "agent_id",
-                    format!(
-                        "the pane {} of agent {agent_id} no longer exists",
-                        agent.tmux_pane_id
-                    ),
-                ))
+        let gone = || {
+            Error::validation(
+                "agent_id",
+                format!(
+                    "the pane {} of agent {agent_id} no longer exists",
+                    agent.tmux_pane_id
+                ),
+            )
+        };
+        match tmux::run(rt.as_ref(), chain, self.config.stage_timeout()).await {
+            Ok(out) if tmux::foreign_panes(&out).is_empty() => Ok(()),
+            Ok(_) | Err(RuntimeError::NoServer | RuntimeError::Gone(_)) => Err(gone()),
+            Err(RuntimeError::Failed { message, .. }) if tmux::only_missing(&message) => {
+                Err(gone())
             }
             Err(e) => Err(Error::internal(e)),
         }
     }
+}
+
+/// `text` in pieces of at most `max` bytes, split on character boundaries.
+fn chunks(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (head, tail) = rest.split_at(end);
+        out.push(head);
+        rest = tail;
+    }
+    out
 }
 
 /// A stopped container has no panes to scan, adopt or type into.
@@ -175,4 +211,16 @@ pub(crate) fn not_running(container_id: &str) -> Error {
         "container_id",
         format!("container {container_id} is not running"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_text_splits_on_character_boundaries() {
+        let text = "é".repeat(3000);
+        let parts = super::chunks(&text, 2048);
+        assert!(parts.iter().all(|p| p.len() <= 2048));
+        assert_eq!(parts.concat(), text);
+        assert!(super::chunks("", 10).is_empty());
+    }
 }

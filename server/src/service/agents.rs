@@ -1,12 +1,14 @@
 //! The agent registry: listing, and adopting a pane the daemon did not create.
 
 use super::domain::Origin;
-use super::pipeline::{MARKER_OPTION, MARKER_PREFIX};
 use super::reads::{Page, decode_token, page_size, paged};
+use super::settle::release_stale;
 use super::{Services, validate};
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
-use crate::runtime::tmux::Chain;
+use crate::runtime::tmux::{
+    self, Chain, MARKER_OPTION, MARKER_PREFIX, OWNER_OPTION, SERVER_FORMAT,
+};
 use crate::store::agents::{self, AgentFilter};
 use crate::store::models::AgentRow;
 use crate::store::{self, constraint_violation};
@@ -71,12 +73,11 @@ impl Services {
             "-p",
             "-t",
             id.as_str(),
-            &format!("#{{session_name}}\t#{{pane_title}}\t#{{{MARKER_OPTION}}}"),
+            &format!(
+                "#{{session_name}}\t{SERVER_FORMAT}\t#{{{OWNER_OPTION}}}\t#{{{MARKER_OPTION}}}\t#{{pane_title}}"
+            ),
         ]);
-        let out = match rt
-            .tmux(chain.into_args(), self.config.stage_timeout())
-            .await
-        {
+        let out = match tmux::run(rt.as_ref(), chain, self.config.stage_timeout()).await {
             Ok(out) => out,
             Err(RuntimeError::Gone(_)) => {
                 return Err(super::agent_io::not_running(&container.id));
@@ -89,10 +90,12 @@ impl Services {
             }
             Err(e) => return Err(Error::internal(e)),
         };
-        let mut fields = out.trim_end_matches('\n').splitn(3, '\t');
+        let mut fields = out.trim_end_matches('\n').splitn(5, '\t');
         let session = fields.next().unwrap_or_default().to_string();
-        let title = fields.next().unwrap_or_default();
+        let server = fields.next().unwrap_or_default().to_string();
+        let owner = fields.next().unwrap_or_default();
         let marker = fields.next().unwrap_or_default();
+        let title = fields.next().unwrap_or_default();
         if session.is_empty() {
             return Err(Error::validation(
                 "tmux_pane_id",
@@ -103,6 +106,12 @@ impl Services {
             return Err(Error::validation(
                 "tmux_pane_id",
                 "the daemon is creating this pane; it cannot be adopted",
+            ));
+        }
+        if !owner.is_empty() {
+            return Err(Error::validation(
+                "tmux_pane_id",
+                "the daemon created this pane; it is managed, not adoptable",
             ));
         }
         let now = store::now();
@@ -121,11 +130,22 @@ impl Services {
             log_attached: false,
             created_at: now.clone(),
             updated_at: now,
+            tmux_server: Some(server.clone()),
         };
         let insert = row.clone();
         let pane = id.clone();
         self.store
             .write(move |tx| {
+                // An agent of an earlier server instance may still hold
+                // this `%N`: its pane is gone.
+                release_stale(
+                    tx,
+                    &insert.container_id,
+                    &insert.tmux_socket,
+                    &pane,
+                    &server,
+                    false,
+                )?;
                 agents::insert(tx.conn, &insert).map_err(|e| match constraint_violation(&e) {
                     Some(_) => Error::validation(
                         "tmux_pane_id",

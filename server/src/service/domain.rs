@@ -15,6 +15,10 @@ macro_rules! closed_set {
             #[allow(dead_code)]
             pub(crate) const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every member's stored spelling.
+            #[allow(dead_code)]
+            pub(crate) const ALL_NAMES: &'static [&'static str] = &[$($text),+];
+
             /// The stored / wire spelling.
             pub(crate) fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }

@@ -7,6 +7,8 @@ pub(crate) mod containers;
 pub(crate) mod create;
 pub(crate) mod domain;
 pub(crate) mod lifecycle;
+pub(crate) mod pane_create;
+pub(crate) mod pane_log;
 pub(crate) mod pipeline;
 pub(crate) mod queue;
 pub(crate) mod reads;
@@ -14,6 +16,7 @@ pub(crate) mod reconcile;
 pub(crate) mod recreate;
 pub(crate) mod remove;
 pub(crate) mod routes;
+pub(crate) mod settle;
 pub(crate) mod validate;
 
 use std::collections::HashMap;

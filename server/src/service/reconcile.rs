@@ -8,13 +8,15 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::Services;
-use super::domain::{Actor, EventType, FailedStage, PaneState};
+use super::domain::{Actor, EventType, FailedStage, Origin, PaneState};
 use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transition};
-use super::pipeline::{MARKER_OPTION, with_retries};
+use super::pipeline::with_retries;
+use super::remove::kill_owned;
 use crate::error::Result;
 use crate::runtime::RuntimeError;
-use crate::runtime::tmux::{Chain, PANE_FIELDS, PaneInfo, parse_panes};
-use crate::store::{Tx, containers, panes};
+use crate::runtime::tmux::{self, Chain, Marked, PANE_FIELDS, PaneInfo, parse_panes};
+use crate::store::models::PaneRow;
+use crate::store::{Tx, agents, containers, panes};
 
 /// Why a container is being reconciled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +39,7 @@ impl Services {
     /// Boot recovery of every container with live panes, in parallel, before
     /// the socket accepts requests. Returns how many containers were skipped.
     pub(crate) async fn recover(self: &Arc<Self>) -> Result<usize> {
-        let containers = self
-            .store
-            .read(|conn| panes::containers_with(conn, &["ready", "degraded"]))
-            .await?;
+        let containers = self.store.read(watched_containers).await?;
         let mut tasks = tokio::task::JoinSet::new();
         for c in containers {
             let svc = Arc::clone(self);
@@ -56,8 +55,9 @@ impl Services {
     }
 
     /// Lists the container's tmux panes once and settles its ready and
-    /// degraded panes against it, all in one transaction with the layout
-    /// aggregates. A container whose listing fails is left untouched.
+    /// degraded panes and its adopted agents against it, all in one
+    /// transaction with the layout aggregates. A container whose listing
+    /// fails is left untouched.
     pub(crate) async fn reconcile(&self, container_id: &str, reason: Reason) -> Result<Reconciled> {
         let Ok(rt) = self.runtimes.get(container_id) else {
             tracing::warn!(container_id, "no runtime for the container; not reconciled");
@@ -66,7 +66,7 @@ impl Services {
         let listing = with_retries(&self.config.retry_backoffs(), |_| {
             let mut chain = Chain::new();
             chain.cmd(["list-panes", "-a", "-F", PANE_FIELDS]);
-            rt.tmux(chain.into_args(), self.config.stage_timeout())
+            tmux::run(rt.as_ref(), chain, self.config.stage_timeout())
         })
         .await;
         let mut gone = false;
@@ -88,13 +88,14 @@ impl Services {
                 return Ok(Reconciled::Skipped);
             }
         };
-        let container = container_id.to_string();
+        let (container, socket) = (container_id.to_string(), rt.tmux_socket());
         self.store
             .write(move |tx| {
                 if gone {
                     containers::set_state(tx.conn, &container, "stopped")?;
                 }
-                settle_against(tx, &container, &found, reason)
+                settle_against(tx, &container, &found, reason)?;
+                release_adopted(tx, &container, &socket, &found)
             })
             .await?;
         Ok(Reconciled::Done)
@@ -107,11 +108,7 @@ impl Services {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let containers = match self
-                .store
-                .read(|conn| panes::containers_with(conn, &["ready", "degraded"]))
-                .await
-            {
+            let containers = match self.store.read(watched_containers).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(error = ?e, "health watcher cannot read panes");
@@ -141,7 +138,10 @@ impl Services {
     /// recorded, or a pane carries its marker token, e.g. after a crash
     /// before the id was committed), else at `pane_create`. The update is
     /// guarded by `state = 'creating'`, so it never clobbers a pane the
-    /// pipeline just settled. Returns how many panes it failed.
+    /// pipeline just settled. Then it kills orphans: tmux panes marked as
+    /// ours whose row no longer owns them (a tmux that hung past the TTL
+    /// created them after their row failed). Returns how many panes it
+    /// failed.
     pub(crate) async fn sweep(&self) -> Result<usize> {
         let ttl =
             time::Duration::try_from(self.config.pending_ttl()).unwrap_or(time::Duration::MAX);
@@ -150,82 +150,106 @@ impl Services {
             .store
             .read(move |conn| panes::stale_creating(conn, &cutoff))
             .await?;
-        if stale.is_empty() {
-            return Ok(0);
-        }
-        // token → %N, one listing per container that has an unrecorded pane.
-        let mut backed: HashMap<String, String> = HashMap::new();
-        let mut containers: Vec<&str> = stale
+        // One listing per running container: markers of stale panes, and
+        // the ownership marks the orphan check needs.
+        let listed = self.list_marked_everywhere().await?;
+        // token → %N of the panes still carrying a pending marker.
+        let backed: HashMap<String, String> = listed
             .iter()
-            .filter(|p| p.tmux_pane_id.is_none())
-            .map(|p| p.container_id.as_str())
+            .flat_map(|(_, marked)| marked)
+            .filter(|m| !m.marker.is_empty())
+            .map(|m| (m.marker.clone(), m.pane_id.clone()))
             .collect();
-        containers.sort();
-        containers.dedup();
-        for c in containers {
-            backed.extend(self.marked_panes(c).await);
-        }
-        self.store
-            .write(move |tx| {
-                let mut failed = 0;
-                let mut touched = BTreeSet::new();
-                for pane in &stale {
-                    let found = pane
-                        .pending_marker_token
-                        .as_ref()
-                        .and_then(|t| backed.get(t))
-                        .cloned();
-                    let stage = if pane.tmux_pane_id.is_some() || found.is_some() {
-                        FailedStage::Registration
-                    } else {
-                        FailedStage::PaneCreate
-                    };
-                    let mut t = Transition::stopped(
-                        PaneState::Failed,
-                        stage,
-                        "still creating when the pending-marker TTL ran out",
-                    );
-                    if pane.tmux_pane_id.is_none() && found.is_some() {
-                        t.changes.tmux_pane_id = Some(found);
-                    }
-                    if transition(tx, pane, t, Actor::Daemon)? {
-                        failed += 1;
-                        touched.insert(pane.layout_id.clone());
-                    }
-                }
-                for id in touched {
-                    reaggregate(tx, &id, Actor::Daemon)?;
-                }
-                Ok(failed)
-            })
-            .await
+        let failed = if stale.is_empty() {
+            0
+        } else {
+            self.store
+                .write(move |tx| fail_stale(tx, &stale, &backed))
+                .await?
+        };
+        self.kill_orphans(listed).await?;
+        Ok(failed)
     }
 
-    /// `marker token → %N` of the container's panes that carry a pending
-    /// marker; empty when tmux cannot be listed.
-    async fn marked_panes(&self, container_id: &str) -> HashMap<String, String> {
-        let Ok(rt) = self.runtimes.get(container_id) else {
-            return HashMap::new();
-        };
-        let mut chain = Chain::new();
-        chain.cmd([
-            "list-panes",
-            "-a",
-            "-F",
-            &format!("#{{pane_id}}\t#{{{MARKER_OPTION}}}"),
-        ]);
-        match rt
-            .tmux(chain.into_args(), self.config.stage_timeout())
-            .await
-        {
-            Ok(out) => out
-                .lines()
-                .filter_map(|l| l.split_once('\t'))
-                .filter(|(_, token)| !token.is_empty())
-                .map(|(id, token)| (token.to_string(), id.to_string()))
-                .collect(),
-            Err(_) => HashMap::new(),
+    /// `(container, marked panes)` of every running container that has
+    /// managed panes and whose tmux can be listed now, listed in parallel.
+    async fn list_marked_everywhere(&self) -> Result<Vec<(String, Vec<Marked>)>> {
+        let (rows, used) = self
+            .store
+            .read(|conn| {
+                let used: BTreeSet<String> = panes::containers_with(conn, PaneState::ALL_NAMES)?
+                    .into_iter()
+                    .collect();
+                Ok((containers::list(conn)?, used))
+            })
+            .await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in rows {
+            if c.state != "running" || !used.contains(&c.id) {
+                continue;
+            }
+            let Ok(rt) = self.runtimes.get(&c.id) else {
+                continue;
+            };
+            let timeout = self.config.stage_timeout();
+            tasks.spawn(async move {
+                match tmux::list_marked(rt.as_ref(), timeout).await {
+                    Ok(marked) => Some((c.id, marked)),
+                    Err(e) => {
+                        tracing::debug!(container_id = %c.id, error = %e, "sweep cannot list panes");
+                        None
+                    }
+                }
+            });
         }
+        let mut out = Vec::new();
+        while let Some(listed) = tasks.join_next().await {
+            out.extend(listed.ok().flatten());
+        }
+        Ok(out)
+    }
+
+    /// Kills the tmux panes marked as a pane row that does not own them:
+    /// the row is removed, or it is settled with another (or no) `%N`. A
+    /// row still `creating` belongs to its pipeline; a mark naming no row
+    /// of ours is another daemon's and is left alone.
+    async fn kill_orphans(&self, listed: Vec<(String, Vec<Marked>)>) -> Result<()> {
+        for (container_id, marked) in listed {
+            let owners: Vec<String> = marked
+                .iter()
+                .filter(|m| !m.owner.is_empty())
+                .map(|m| m.owner.clone())
+                .collect();
+            if owners.is_empty() {
+                continue;
+            }
+            let rows: HashMap<String, PaneRow> = self
+                .store
+                .read(move |conn| panes::by_ids(conn, &owners))
+                .await?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect();
+            let orphans: Vec<(String, String)> = marked
+                .into_iter()
+                .filter(|m| {
+                    rows.get(&m.owner)
+                        .is_some_and(|row| is_orphan(row, &m.pane_id))
+                })
+                .map(|m| (m.pane_id, m.owner))
+                .collect();
+            if orphans.is_empty() {
+                continue;
+            }
+            let Ok(rt) = self.runtimes.get(&container_id) else {
+                continue;
+            };
+            tracing::warn!(container_id, orphans = ?orphans, "killing tmux panes whose rows no longer own them");
+            if let Err(e) = kill_owned(self, rt.as_ref(), &orphans).await {
+                tracing::warn!(container_id, error = %e, "cannot kill orphan panes");
+            }
+        }
+        Ok(())
     }
 
     /// Runs the sweep every interval.
@@ -259,9 +283,13 @@ fn settle_against(
             .tmux_pane_id
             .as_ref()
             .and_then(|id| found.get(id))
-            .filter(|i| i.session == pane.tmux_session_name);
+            .filter(|i| i.session == pane.tmux_session_name && i.owned_by(&pane.id));
         match info {
             None => {
+                // Its `%N` is released: a new pane may get it.
+                if let Some(agent) = &pane.agent_id {
+                    agents::unregister(tx.conn, agent)?;
+                }
                 let t = Transition::stopped(
                     PaneState::Failed,
                     FailedStage::RecoveryReattach,
@@ -316,4 +344,86 @@ fn settle_against(
         reaggregate(tx, &id, Actor::Daemon)?;
     }
     Ok(())
+}
+
+/// Containers the health watcher and boot recovery look at: those with
+/// live managed panes or registered adopted agents.
+fn watched_containers(conn: &mut diesel::SqliteConnection) -> Result<Vec<String>> {
+    let mut all: BTreeSet<String> = panes::containers_with(conn, &["ready", "degraded"])?
+        .into_iter()
+        .collect();
+    all.extend(agents::containers_with(conn, Origin::Adopted.as_str())?);
+    Ok(all.into_iter().collect())
+}
+
+/// Unregisters the adopted agents of a container whose tmux pane is gone:
+/// its `%N` is missing, or it now names a pane of another server instance
+/// than the one the agent was adopted on.
+fn release_adopted(
+    tx: &mut Tx<'_>,
+    container_id: &str,
+    socket: &str,
+    found: &HashMap<String, PaneInfo>,
+) -> Result<()> {
+    for agent in agents::of_container(tx.conn, container_id, Origin::Adopted.as_str())? {
+        if agent.tmux_socket != socket {
+            continue;
+        }
+        let present = found
+            .get(&agent.tmux_pane_id)
+            .is_some_and(|i| agent.tmux_server.as_deref().is_none_or(|s| s == i.server));
+        if !present {
+            tracing::info!(agent_id = %agent.agent_id, tmux_pane = %agent.tmux_pane_id, "adopted pane is gone; agent unregistered");
+            agents::unregister(tx.conn, &agent.agent_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sweep's write: fails every stale `creating` pane (see `sweep`).
+fn fail_stale(
+    tx: &mut Tx<'_>,
+    stale: &[PaneRow],
+    backed: &HashMap<String, String>,
+) -> Result<usize> {
+    let mut failed = 0;
+    let mut touched = BTreeSet::new();
+    for pane in stale {
+        let found = pane
+            .pending_marker_token
+            .as_ref()
+            .and_then(|t| backed.get(t))
+            .cloned();
+        let stage = if pane.tmux_pane_id.is_some() || found.is_some() {
+            FailedStage::Registration
+        } else {
+            FailedStage::PaneCreate
+        };
+        let mut t = Transition::stopped(
+            PaneState::Failed,
+            stage,
+            "still creating when the pending-marker TTL ran out",
+        );
+        if pane.tmux_pane_id.is_none() && found.is_some() {
+            t.changes.tmux_pane_id = Some(found);
+        }
+        if transition(tx, pane, t, Actor::Daemon)? {
+            failed += 1;
+            touched.insert(pane.layout_id.clone());
+        }
+    }
+    for id in touched {
+        reaggregate(tx, &id, Actor::Daemon)?;
+    }
+    Ok(failed)
+}
+
+/// Whether tmux pane `tmux_pane_id`, marked as `row`'s, is an orphan: the
+/// row is removed, or settled without owning that `%N`.
+fn is_orphan(row: &PaneRow, tmux_pane_id: &str) -> bool {
+    match row.state.parse::<PaneState>() {
+        Ok(PaneState::Creating) | Err(_) => false,
+        Ok(PaneState::Removed) => true,
+        Ok(_) => row.tmux_pane_id.as_deref() != Some(tmux_pane_id),
+    }
 }

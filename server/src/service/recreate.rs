@@ -10,7 +10,7 @@ use super::create::{announce_pane, resolve_profile};
 use super::domain::{Actor, EventType, PaneState};
 use super::lifecycle::{pane_event, pane_state, reaggregate};
 use super::pipeline::{self, PanePlan, SpawnMode};
-use super::remove::{kill_panes, retire};
+use super::remove::{kill_owned, retire};
 use super::{Services, validate};
 use crate::config::catalog::SHELL_PROFILE;
 use crate::error::{Error, Result};
@@ -71,14 +71,15 @@ impl Services {
             pane: row.clone(),
             launch,
         };
-        let old_tmux = (pred.state == PaneState::Failed.as_str())
+        let old_tmux: Vec<(String, String)> = (pred.state == PaneState::Failed.as_str())
             .then(|| pred.tmux_pane_id.clone())
-            .flatten();
+            .flatten()
+            .map(|t| (t, pred.id.clone()))
+            .into_iter()
+            .collect();
         slot.push(async move {
             // A failed predecessor may still have a tmux pane in the slot.
-            if let Some(id) = old_tmux
-                && let Err(e) = kill_panes(&svc, rt.as_ref(), vec![id]).await
-            {
+            if let Err(e) = kill_owned(&svc, rt.as_ref(), &old_tmux).await {
                 tracing::warn!(error = ?e, "cannot kill the failed predecessor's tmux pane");
             }
             let layout_id = plan.pane.layout_id.clone();

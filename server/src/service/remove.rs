@@ -13,7 +13,7 @@ use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transiti
 use super::pipeline::with_retries;
 use super::{Services, validate};
 use crate::error::{Error, Result};
-use crate::runtime::tmux::Chain;
+use crate::runtime::tmux::{self, Chain, Owner};
 use crate::runtime::{Runtime, RuntimeError};
 use crate::store::models::PaneRow;
 use crate::store::{Tx, agents, panes, routes};
@@ -60,12 +60,14 @@ impl Services {
                     return Ok((done, false));
                 }
                 let rt = svc.runtimes.get(&pane.container_id)?;
-                kill_panes(
-                    &svc,
-                    rt.as_ref(),
-                    pane.tmux_pane_id.iter().cloned().collect(),
-                )
-                .await?;
+                let owned: Vec<(String, String)> = pane
+                    .tmux_pane_id
+                    .iter()
+                    .map(|t| (t.clone(), pane.id.clone()))
+                    .collect();
+                kill_owned(&svc, rt.as_ref(), &owned)
+                    .await
+                    .map_err(Error::internal)?;
                 let pane_id = pane.id.clone();
                 svc.store
                     .write(move |tx| {
@@ -93,7 +95,8 @@ impl Services {
         let id = id.to_string();
         self.queues
             .run(&view.layout.container_id, async move {
-                let view = svc.get_layout(&id, false).await?;
+                // Removed panes too: their marks count below.
+                let view = svc.get_layout(&id, true).await?;
                 let mut live = Vec::new();
                 for pane in &view.panes {
                     if removable(pane)?.is_none() {
@@ -101,8 +104,27 @@ impl Services {
                     }
                 }
                 let rt = svc.runtimes.get(&view.layout.container_id)?;
-                let ids = live.iter().filter_map(|p| p.tmux_pane_id.clone()).collect();
-                kill_panes(&svc, rt.as_ref(), ids).await?;
+                // Every tmux pane marked as one of the layout's, whatever
+                // its row says: a pane that appeared after its row failed
+                // (a tmux that hung past the TTL) goes too.
+                let timeout = svc.config.stage_timeout();
+                let listed = with_retries(&svc.config.retry_backoffs(), |_| {
+                    tmux::list_marked(rt.as_ref(), timeout)
+                })
+                .await;
+                let marked = match listed {
+                    Ok(marked) => marked,
+                    Err(RuntimeError::Gone(_)) => Vec::new(),
+                    Err(e) => return Err(Error::internal(e)),
+                };
+                let owned: Vec<(String, String)> = marked
+                    .into_iter()
+                    .filter(|m| view.panes.iter().any(|p| p.id == m.owner))
+                    .map(|m| (m.pane_id, m.owner))
+                    .collect();
+                kill_owned(&svc, rt.as_ref(), &owned)
+                    .await
+                    .map_err(Error::internal)?;
                 svc.store
                     .write(move |tx| {
                         for pane in &live {
@@ -137,47 +159,39 @@ fn removable(pane: &PaneRow) -> Result<Option<PaneRow>> {
     }
 }
 
-/// Kills each `%N` pane, which also closes its log pipe (an explicit
-/// `pipe-pane` would fail on a dead, remain-on-exit pane). A pane that is
-/// already gone is success; the chain is retried pane by pane if one of them
-/// is missing.
-pub(crate) async fn kill_panes(svc: &Services, rt: &dyn Runtime, ids: Vec<String>) -> Result<()> {
-    if ids.is_empty() {
+/// Kills each `(%N, pane row)` tmux pane if it carries that row's
+/// ownership mark, checked by tmux in the same command; that also closes
+/// its log pipe (an explicit `pipe-pane` would fail on a dead,
+/// remain-on-exit pane). A pane already gone is success; a pane that is not
+/// ours (its `%N` now names someone else's pane, after a server restart) is
+/// left alone.
+pub(crate) async fn kill_owned(
+    svc: &Services,
+    rt: &dyn Runtime,
+    panes: &[(String, String)],
+) -> std::result::Result<(), RuntimeError> {
+    if panes.is_empty() {
         return Ok(());
     }
-    let chain_for = |ids: &[String]| {
-        let mut chain = Chain::new();
-        for id in ids {
-            chain.cmd(["kill-pane", "-t", id.as_str()]);
-        }
-        chain.into_args()
-    };
-    let timeout = svc.config.stage_timeout();
-    let backoffs = svc.config.retry_backoffs();
-    let gone = |e: &RuntimeError| match e {
-        RuntimeError::NoServer | RuntimeError::Gone(_) => true,
-        RuntimeError::Failed { message, .. } => message.contains("can't find"),
-        _ => false,
-    };
-    match with_retries(&backoffs, |_| rt.tmux(chain_for(&ids), timeout)).await {
-        Ok(_) => Ok(()),
-        Err(e) if gone(&e) && ids.len() > 1 => {
-            for id in &ids {
-                match with_retries(&backoffs, |_| {
-                    rt.tmux(chain_for(std::slice::from_ref(id)), timeout)
-                })
-                .await
-                {
-                    Ok(_) => {}
-                    Err(e) if gone(&e) => {}
-                    Err(e) => return Err(Error::internal(e)),
-                }
-            }
-            Ok(())
-        }
-        Err(e) if gone(&e) => Ok(()),
-        Err(e) => Err(Error::internal(e)),
+    let mut chain = Chain::new();
+    for (id, owner) in panes {
+        chain.guarded(id, &Owner::Pane(owner), ["kill-pane", "-t", id]);
     }
+    let timeout = svc.config.stage_timeout();
+    let result = with_retries(&svc.config.retry_backoffs(), |_| {
+        tmux::run(rt, chain.clone(), timeout)
+    })
+    .await;
+    let printed = match result {
+        Ok(out) => out,
+        Err(RuntimeError::NoServer | RuntimeError::Gone(_)) => return Ok(()),
+        Err(RuntimeError::Failed { message, stdout }) if tmux::only_missing(&message) => stdout,
+        Err(e) => return Err(e),
+    };
+    for id in tmux::foreign_panes(&printed) {
+        tracing::warn!(tmux_pane = %id, "not killed: that tmux pane is not ours");
+    }
+    Ok(())
 }
 
 /// Marks a pane `removed` with its clean-up, in the caller's transaction:

@@ -80,3 +80,44 @@ pub(crate) fn registered_on(
         .select(AgentRow::as_select())
         .load(conn)?)
 }
+
+/// Registered agents holding tmux pane `tmux_pane_id` on one tmux server
+/// of a container.
+pub(crate) fn holding(
+    conn: &mut SqliteConnection,
+    container_id: &str,
+    tmux_socket: &str,
+    tmux_pane_id: &str,
+) -> Result<Vec<AgentRow>> {
+    Ok(a::table
+        .filter(a::container_id.eq(container_id))
+        .filter(a::tmux_socket.eq(tmux_socket))
+        .filter(a::tmux_pane_id.eq(tmux_pane_id))
+        .filter(a::registered.eq(true))
+        .select(AgentRow::as_select())
+        .load(conn)?)
+}
+
+/// Containers with registered agents of `origin`.
+pub(crate) fn containers_with(conn: &mut SqliteConnection, origin: &str) -> Result<Vec<String>> {
+    Ok(a::table
+        .filter(a::origin.eq(origin))
+        .filter(a::registered.eq(true))
+        .select(a::container_id)
+        .distinct()
+        .load(conn)?)
+}
+
+/// Registered agents of `origin` in a container.
+pub(crate) fn of_container(
+    conn: &mut SqliteConnection,
+    container_id: &str,
+    origin: &str,
+) -> Result<Vec<AgentRow>> {
+    Ok(a::table
+        .filter(a::container_id.eq(container_id))
+        .filter(a::origin.eq(origin))
+        .filter(a::registered.eq(true))
+        .select(AgentRow::as_select())
+        .load(conn)?)
+}

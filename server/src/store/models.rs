@@ -36,6 +36,9 @@ pub(crate) struct AgentRow {
     pub log_attached: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// The tmux server instance (`#{pid}:#{start_time}`) its pane lives on;
+    /// `None` for agents registered before it was recorded.
+    pub tmux_server: Option<String>,
 }
 
 /// `managed_layout` row (without the generated `state_rank`).

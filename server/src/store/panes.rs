@@ -22,6 +22,21 @@ pub(crate) fn get(conn: &mut SqliteConnection, id: &str) -> Result<Option<PaneRo
         .optional()?)
 }
 
+/// The panes with these ids (in chunks, so any number of ids stays under
+/// SQLite's variable limit).
+pub(crate) fn by_ids(conn: &mut SqliteConnection, ids: &[String]) -> Result<Vec<PaneRow>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            p::table
+                .filter(p::id.eq_any(chunk))
+                .select(PaneRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// A layout's panes in slot order (successors after their predecessors).
 pub(crate) fn for_layout(conn: &mut SqliteConnection, layout_id: &str) -> Result<Vec<PaneRow>> {
     Ok(p::table

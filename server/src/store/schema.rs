@@ -16,6 +16,7 @@ diesel::table! {
         log_attached -> Bool,
         created_at -> Text,
         updated_at -> Text,
+        tmux_server -> Nullable<Text>,
     }
 }
 

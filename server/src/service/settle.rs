@@ -1,0 +1,212 @@
+//! The pipeline's decisions in the database (SPEC §8 stages 3–5), as pure
+//! transaction functions: record what tmux created, then register each
+//! present pane as a managed agent and settle it ready, degraded or failed,
+//! with the layout aggregate in the same transaction.
+
+use std::path::PathBuf;
+
+use diesel::Connection as _;
+use serde_json::json;
+
+use super::domain::{Actor, EventType, FailedStage, Origin, PaneState};
+use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transition};
+use super::pipeline::PanePlan;
+use crate::error::Result;
+use crate::store::models::{AgentRow, PaneRow};
+use crate::store::{self, Tx, agents, panes};
+
+/// Stage 1 in the database: the `%N` of created panes; `failed/pane_create`
+/// for the others.
+pub(crate) fn record_created(
+    tx: &mut Tx<'_>,
+    layout_id: &str,
+    created: &[(String, String)],
+    failed: &[PaneRow],
+    reason: &str,
+) -> Result<()> {
+    for (pane_id, tmux_id) in created {
+        panes::update_if(
+            tx.conn,
+            pane_id,
+            PaneState::Creating.as_str(),
+            panes::PaneChanges {
+                tmux_pane_id: Some(Some(tmux_id.clone())),
+                ..Default::default()
+            },
+        )?;
+    }
+    for pane in failed {
+        let t = Transition::stopped(PaneState::Failed, FailedStage::PaneCreate, reason);
+        transition(tx, pane, t, Actor::Daemon)?;
+    }
+    if !failed.is_empty() {
+        reaggregate(tx, layout_id, Actor::Daemon)?;
+    }
+    Ok(())
+}
+
+/// What the probe says about one created pane.
+pub(crate) struct Outcome {
+    pub plan: PanePlan,
+    pub tmux_pane_id: String,
+    /// The tmux server instance the pane lives on.
+    pub server: String,
+    /// Why the pane is not there (gone, or the probe failed).
+    pub present: std::result::Result<(), String>,
+    pub exited: Option<(Option<i32>, u64)>,
+    pub log: std::result::Result<PathBuf, String>,
+    pub log_host: Option<PathBuf>,
+}
+
+/// Stages 3–5 in one transaction: register each present pane as a managed
+/// agent (a savepoint each, so one failure stays that pane's), then settle it
+/// as ready, degraded or failed, and re-aggregate the layout.
+pub(crate) fn settle(
+    tx: &mut Tx<'_>,
+    layout_id: &str,
+    socket: &str,
+    outcomes: Vec<Outcome>,
+) -> Result<()> {
+    for o in outcomes {
+        let pane = &o.plan.pane;
+        // The sweep may have settled it while we waited.
+        let Some(current) = panes::get(tx.conn, &pane.id)? else {
+            continue;
+        };
+        if pane_state(&current)? != PaneState::Creating {
+            continue;
+        }
+        if let Err(reason) = &o.present {
+            let t =
+                Transition::stopped(PaneState::Failed, FailedStage::Registration, reason.clone());
+            transition(tx, &current, t, Actor::Daemon)?;
+            continue;
+        }
+        // The pane was just created on this server, so any agent still
+        // holding its `%N` belongs to an earlier server instance.
+        release_stale(
+            tx,
+            &pane.container_id,
+            socket,
+            &o.tmux_pane_id,
+            &o.server,
+            true,
+        )?;
+        let now = store::now();
+        let agent = AgentRow {
+            agent_id: store::new_id(),
+            container_id: pane.container_id.clone(),
+            tmux_socket: socket.to_string(),
+            tmux_session: pane.tmux_session_name.clone(),
+            tmux_pane_id: o.tmux_pane_id.clone(),
+            role: pane.role.clone(),
+            capability: pane.capability.clone(),
+            label: pane.label.clone(),
+            origin: Origin::Managed.to_string(),
+            registered: true,
+            log_path: o.log.as_ref().ok().map(|p| p.display().to_string()),
+            log_attached: o.log.is_ok() && o.exited.is_none(),
+            created_at: now.clone(),
+            updated_at: now,
+            tmux_server: Some(o.server.clone()),
+        };
+        let registered = tx
+            .conn
+            .transaction::<_, diesel::result::Error, _>(|c| agents::insert(c, &agent));
+        let mut t = if let Err(e) = registered {
+            tracing::warn!(pane = %pane.id, error = %e, "agent registration failed");
+            Transition::stopped(
+                PaneState::Failed,
+                FailedStage::Registration,
+                format!("cannot register the agent for {}", o.tmux_pane_id),
+            )
+        } else if let Some((code, elapsed_ms)) = o.exited {
+            tx.emit(pane_event(
+                EventType::LaunchCommandExited,
+                Actor::Daemon,
+                pane,
+                json!({
+                    "exit_code": code,
+                    "elapsed_ms": elapsed_ms,
+                    "profile": o.plan.launch.profile,
+                    "argv": o.plan.launch.command,
+                }),
+            ))?;
+            let status = code.map_or("an unknown status".to_string(), |c| format!("status {c}"));
+            Transition::stopped(
+                PaneState::Degraded,
+                FailedStage::LaunchCommand,
+                format!("the launch command exited with {status} within {elapsed_ms} ms"),
+            )
+        } else if let Err(reason) = &o.log {
+            tx.emit(pane_event(
+                EventType::LogAttachFailed,
+                Actor::Daemon,
+                pane,
+                json!({
+                    "reason": reason,
+                    "log_path": o.log_host.as_ref().map(|p| p.display().to_string()),
+                }),
+            ))?;
+            Transition::stopped(PaneState::Degraded, FailedStage::LogAttach, reason.clone())
+        } else {
+            Transition::to(PaneState::Ready)
+        };
+        if t.to != PaneState::Failed {
+            t.changes.agent_id = Some(Some(agent.agent_id.clone()));
+            t.changes.log_path = Some(o.log.as_ref().ok().map(|p| p.display().to_string()));
+        }
+        transition(tx, &current, t, Actor::Daemon)?;
+    }
+    reaggregate(tx, layout_id, Actor::Daemon)?;
+    Ok(())
+}
+
+/// Releases `%N` on tmux server `socket` of a container from every
+/// registered agent that holds it but was registered on another server
+/// instance than `server` (pane ids restart at `%0` with the server, so its
+/// pane is gone): the agent is unregistered and a live managed pane behind
+/// it fails at `recovery_reattach`. Agents registered before server
+/// identities were recorded count as stale only when `legacy_too`.
+pub(crate) fn release_stale(
+    tx: &mut Tx<'_>,
+    container_id: &str,
+    socket: &str,
+    tmux_pane_id: &str,
+    server: &str,
+    legacy_too: bool,
+) -> Result<()> {
+    let holders = agents::holding(tx.conn, container_id, socket, tmux_pane_id)?;
+    for agent in holders {
+        let stale = match agent.tmux_server.as_deref() {
+            Some(recorded) => recorded != server,
+            None => legacy_too,
+        };
+        if stale {
+            release_agent(
+                tx,
+                &agent.agent_id,
+                &format!("tmux pane {tmux_pane_id} is gone (its tmux server restarted)"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Unregisters an agent whose tmux pane is gone, failing the live managed
+/// pane behind it at `recovery_reattach`. Returns whether a pane failed.
+pub(crate) fn release_agent(tx: &mut Tx<'_>, agent_id: &str, reason: &str) -> Result<bool> {
+    agents::unregister(tx.conn, agent_id)?;
+    let Some(pane) = panes::of_agent(tx.conn, agent_id)? else {
+        return Ok(false);
+    };
+    if !matches!(pane_state(&pane)?, PaneState::Ready | PaneState::Degraded) {
+        return Ok(false);
+    }
+    let t = Transition::stopped(PaneState::Failed, FailedStage::RecoveryReattach, reason);
+    let failed = transition(tx, &pane, t, Actor::Daemon)?;
+    if failed {
+        reaggregate(tx, &pane.layout_id, Actor::Daemon)?;
+    }
+    Ok(failed)
+}
