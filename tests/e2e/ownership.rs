@@ -303,3 +303,39 @@ async fn the_sweep_kills_the_panes_a_hung_tmux_created_late() {
     let got = d.layout(&layout_id).await;
     assert_eq!(got.layout.unwrap().state(), pb::LayoutState::Failed);
 }
+
+#[tokio::test]
+async fn a_recreate_never_splits_into_the_operators_session_of_the_same_name() {
+    let d = Daemon::start_with(Setup::default().config("health_interval_ms: 300")).await;
+    let l = d.create_settled("1m+2s", "same").await;
+    let layout_id = l.layout.as_ref().unwrap().layout_id.clone();
+    tmux_ok(d.tmux(&["kill-server"]));
+    eventually("the health watcher to fail the panes", || async {
+        let l = d.layout(&layout_id).await;
+        (l.layout.unwrap().state() == pb::LayoutState::Failed).then_some(())
+    })
+    .await;
+    // The operator makes a session with the layout's name on the new server.
+    tmux_ok(d.tmux(&["new-session", "-d", "-s", "same"]));
+    let succ = d
+        .client()
+        .await
+        .recreate_pane(pb::RecreatePaneRequest {
+            predecessor_pane_id: label(&l, ".m1").pane_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("recreate")
+        .into_inner()
+        .pane
+        .unwrap();
+    let succ = eventually("the successor to settle", || async {
+        let p = d.pane(&succ.pane_id).await;
+        (p.state() != pb::PaneState::Creating).then_some(p)
+    })
+    .await;
+    assert_eq!(succ.state(), pb::PaneState::Failed, "{succ:?}");
+    assert_eq!(succ.failed_stage(), pb::FailedStage::PaneCreate);
+    let theirs = tmux_ok(d.tmux(&["list-panes", "-s", "-t", "=same:", "-F", "#{pane_id}"]));
+    assert_eq!(theirs.lines().count(), 1, "a pane was split into their session");
+}

@@ -20,10 +20,12 @@ use super::pane_log;
 use super::settle::{Outcome, record_created, settle};
 use crate::error::Result;
 use crate::runtime::tmux::{
-    self, Chain, MARKER_OPTION, Owner, PANE_FIELDS, PaneInfo, parse_panes, session_target,
+    self, Chain, MARKER_OPTION, OWNER_OPTION, Owner, PANE_FIELDS, PaneInfo, parse_panes,
+    session_target,
 };
 use crate::runtime::{Runtime, RuntimeError};
 use crate::store::models::PaneRow;
+use crate::store::panes;
 
 /// A resolved launch profile.
 #[derive(Debug, Clone)]
@@ -92,6 +94,33 @@ pub(crate) async fn session_exists(svc: &Services, rt: &dyn Runtime, session: &s
     }
 }
 
+/// Whether `session` exists and holds a pane of layout `layout_id` (by its
+/// ownership mark). A session of that name that is not the layout's (the
+/// operator's, after a tmux server restart) is never split into; creating
+/// the session anew then fails as a conflict, and the pane says so.
+async fn session_is_ours(svc: &Services, rt: &dyn Runtime, session: &str, layout_id: &str) -> bool {
+    let mut chain = Chain::new();
+    chain.cmd([
+        "list-panes",
+        "-s",
+        "-t",
+        &session_target(session),
+        "-F",
+        &format!("#{{{OWNER_OPTION}}}"),
+    ]);
+    let Ok(out) = tmux::run(rt, chain, svc.config.stage_timeout()).await else {
+        return false;
+    };
+    let lid = layout_id.to_string();
+    let ours = svc
+        .store
+        .read(move |conn| Ok(panes::for_layout(conn, &lid)?))
+        .await
+        .unwrap_or_default();
+    out.lines()
+        .any(|owner| ours.iter().any(|p| p.id == owner.trim()))
+}
+
 async fn spawn(
     svc: &Services,
     rt: &dyn Runtime,
@@ -103,7 +132,8 @@ async fn spawn(
         return Ok(());
     };
     let session = first.pane.tmux_session_name.clone();
-    let split_first = mode == SpawnMode::IntoSession && session_exists(svc, rt, &session).await;
+    let split_first =
+        mode == SpawnMode::IntoSession && session_is_ours(svc, rt, &session, layout_id).await;
     let mut logs: Vec<LogPlan> = Vec::with_capacity(plans.len());
     for p in plans {
         logs.push(prepare_log(svc, rt, &p.pane.label).await);
