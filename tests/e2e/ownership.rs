@@ -54,13 +54,16 @@ fn signal(pid: i32, sig: Signal) {
     kill(Pid::from_raw(pid), sig).expect("signal the tmux server");
 }
 
-/// Whether a tmux client running `command` against `socket` is alive.
-fn tmux_client_running(socket: &std::path::Path, command: &str) -> bool {
+/// Whether a tmux client running `command` against `socket` is alive. The
+/// server (`server_pid`) is not a client, though it keeps the argv of the
+/// client that started it.
+fn tmux_client_running(socket: &std::path::Path, server_pid: i32, command: &str) -> bool {
     let socket = socket.display().to_string();
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_name().to_str() != Some(server_pid.to_string().as_str()))
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
         .any(|raw| {
             let args: Vec<String> = raw
@@ -207,7 +210,7 @@ async fn a_create_survives_a_tmux_server_that_exits_under_it() {
         .expect("create")
         .into_inner();
     eventually("the create chain to wait on the stopped server", || {
-        let waiting = tmux_client_running(&d.tmux_socket(), "new-session");
+        let waiting = tmux_client_running(&d.tmux_socket(), pid, "new-session");
         async move { waiting.then_some(()) }
     })
     .await;
@@ -337,5 +340,9 @@ async fn a_recreate_never_splits_into_the_operators_session_of_the_same_name() {
     assert_eq!(succ.state(), pb::PaneState::Failed, "{succ:?}");
     assert_eq!(succ.failed_stage(), pb::FailedStage::PaneCreate);
     let theirs = tmux_ok(d.tmux(&["list-panes", "-s", "-t", "=same:", "-F", "#{pane_id}"]));
-    assert_eq!(theirs.lines().count(), 1, "a pane was split into their session");
+    assert_eq!(
+        theirs.lines().count(),
+        1,
+        "a pane was split into their session"
+    );
 }
