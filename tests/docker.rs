@@ -693,21 +693,7 @@ async fn a_restarted_daemon_reattaches_container_panes_and_a_killed_container_fa
 
     // Killing B: the health watcher fails exactly B's panes.
     b.kill();
-    eventually("B's panes failed by the health watcher", || {
-        let d = &d;
-        let id = lb_id.clone();
-        async move {
-            let l = d.layout(&id).await;
-            panes(&l)
-                .iter()
-                .all(|p| {
-                    p.state() == pb::PaneState::Failed
-                        && p.failed_stage() == pb::FailedStage::RecoveryReattach
-                })
-                .then_some(())
-        }
-    })
-    .await;
+    d.until_panes_gone(&lb_id).await;
     let a_now = d.layout(&la_id).await;
     assert!(
         panes(&a_now)

@@ -6,14 +6,6 @@ use tonic::Code;
 
 use crate::support::*;
 
-fn tmux_panes(d: &Daemon) -> Vec<String> {
-    let out = d.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 #[tokio::test]
 async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
     let d = Daemon::start().await;
@@ -44,7 +36,7 @@ async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
     assert_eq!(removed.state(), pb::PaneState::Removed);
     assert!(!removed.log_attached);
     // tmux pane gone, siblings still there.
-    let panes = tmux_panes(&d);
+    let panes = d.tmux_panes();
     assert!(!panes.contains(&s1.tmux_pane_id), "{panes:?}");
     assert!(panes.contains(&m1.tmux_pane_id) && panes.contains(&got.panes[2].tmux_pane_id));
     // Routes touching the agent deleted; the agent is kept, unregistered.
@@ -185,7 +177,7 @@ async fn adopted_panes_are_protected_and_untouched_by_managed_removal() {
             .all(|e| e.event_type() != pb::EventType::ManagedPaneRemoved || e.pane_id != mine)
     );
     // Only the operator's pane is left in tmux.
-    assert_eq!(tmux_panes(&d), [mine]);
+    assert_eq!(d.tmux_panes(), [mine]);
 }
 
 #[tokio::test]
@@ -292,7 +284,7 @@ async fn recreate_after_remove_and_after_failure_builds_a_readable_chain() {
     assert_eq!(depths, [2, 1, 0]);
     assert_eq!(chain[2].pane_id, first.pane_id);
     assert!(chain.iter().all(|p| p.state() == pb::PaneState::Removed));
-    assert_eq!(tmux_panes(&d).len(), 3, "no duplicate tmux panes");
+    assert_eq!(d.tmux_panes().len(), 3, "no duplicate tmux panes");
 
     // A recreate whose launch command fails, then recreate from that state
     // after removal; and from `failed` directly.

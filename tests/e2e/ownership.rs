@@ -23,11 +23,7 @@ fn label<'a>(l: &'a pb::GetLayoutResponse, suffix: &str) -> &'a pb::Pane {
 
 /// `%N` of every pane of the test's tmux server.
 fn tmux_panes(d: &Daemon) -> HashSet<String> {
-    let out = d.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
+    d.tmux_panes().into_iter().collect()
 }
 
 /// `%N` of the panes that carry one of `owners` as their ownership mark.
@@ -76,6 +72,27 @@ fn tmux_client_running(socket: &std::path::Path, server_pid: i32, command: &str)
         })
 }
 
+/// Recreates `pane_id` and waits until the successor settles.
+async fn recreate_settled(d: &Daemon, pane_id: &str) -> pb::Pane {
+    let succ = d
+        .client()
+        .await
+        .recreate_pane(pb::RecreatePaneRequest {
+            predecessor_pane_id: pane_id.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("recreate")
+        .into_inner()
+        .pane
+        .unwrap();
+    eventually("the successor to settle", || async {
+        let p = d.pane(&succ.pane_id).await;
+        (p.state() != pb::PaneState::Creating).then_some(p)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn after_a_tmux_restart_the_daemon_touches_only_its_own_panes() {
     let d = Daemon::start_with(Setup::default().config("health_interval_ms: 300")).await;
@@ -92,19 +109,7 @@ async fn after_a_tmux_restart_the_daemon_touches_only_its_own_panes() {
 
     tmux_ok(d.tmux(&["kill-server"]));
     let old_id = old.layout.as_ref().unwrap().layout_id.clone();
-    eventually("the health watcher to fail the old panes", || async {
-        let l = d.layout(&old_id).await;
-        l.layout
-            .unwrap()
-            .panes
-            .iter()
-            .all(|p| {
-                p.state() == pb::PaneState::Failed
-                    && p.failed_stage() == pb::FailedStage::RecoveryReattach
-            })
-            .then_some(())
-    })
-    .await;
+    d.until_panes_gone(&old_id).await;
 
     // The operator's own session now has the id old.m1 had.
     let mine = tmux_ok(d.tmux(&["new-session", "-d", "-s", "mine", "-P", "-F", "#{pane_id}"]))
@@ -144,21 +149,7 @@ async fn after_a_tmux_restart_the_daemon_touches_only_its_own_panes() {
     );
 
     // Recreating old.s1, whose %N is now a pane of `new`, kills nothing of `new`.
-    let succ = c
-        .recreate_pane(pb::RecreatePaneRequest {
-            predecessor_pane_id: label(&old, ".s1").pane_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("recreate")
-        .into_inner()
-        .pane
-        .unwrap();
-    let succ = eventually("the successor to settle", || async {
-        let p = d.pane(&succ.pane_id).await;
-        (p.state() != pb::PaneState::Creating).then_some(p)
-    })
-    .await;
+    let succ = recreate_settled(&d, &label(&old, ".s1").pane_id).await;
     assert_eq!(succ.state(), pb::PaneState::Ready, "{succ:?}");
     let live = tmux_panes(&d);
     assert!(new_ids.is_subset(&live), "a pane of `new` was killed");
@@ -313,30 +304,10 @@ async fn a_recreate_never_splits_into_the_operators_session_of_the_same_name() {
     let l = d.create_settled("1m+2s", "same").await;
     let layout_id = l.layout.as_ref().unwrap().layout_id.clone();
     tmux_ok(d.tmux(&["kill-server"]));
-    eventually("the health watcher to fail the panes", || async {
-        let l = d.layout(&layout_id).await;
-        (l.layout.unwrap().state() == pb::LayoutState::Failed).then_some(())
-    })
-    .await;
+    d.until_panes_gone(&layout_id).await;
     // The operator makes a session with the layout's name on the new server.
     tmux_ok(d.tmux(&["new-session", "-d", "-s", "same"]));
-    let succ = d
-        .client()
-        .await
-        .recreate_pane(pb::RecreatePaneRequest {
-            predecessor_pane_id: label(&l, ".m1").pane_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("recreate")
-        .into_inner()
-        .pane
-        .unwrap();
-    let succ = eventually("the successor to settle", || async {
-        let p = d.pane(&succ.pane_id).await;
-        (p.state() != pb::PaneState::Creating).then_some(p)
-    })
-    .await;
+    let succ = recreate_settled(&d, &label(&l, ".m1").pane_id).await;
     assert_eq!(succ.state(), pb::PaneState::Failed, "{succ:?}");
     assert_eq!(succ.failed_stage(), pb::FailedStage::PaneCreate);
     let theirs = tmux_ok(d.tmux(&["list-panes", "-s", "-t", "=same:", "-F", "#{pane_id}"]));

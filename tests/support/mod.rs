@@ -313,6 +313,15 @@ impl Daemon {
         tmux_on(&self.tmux_socket(), args)
     }
 
+    /// `%N` of every pane of this test's tmux server.
+    pub fn tmux_panes(&self) -> Vec<String> {
+        let out = self.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
     /// Starts tmux session `session` of the operator's own (not the
     /// daemon's) and adopts its pane as `label`; the pane id and the agent.
     pub async fn adopt_own_pane(&self, session: &str, label: &str) -> (String, pb::Agent) {
@@ -360,6 +369,24 @@ impl Daemon {
             .expect("list containers")
             .into_inner()
             .containers
+    }
+
+    /// Polls until every pane of the layout is `failed` at
+    /// `recovery_reattach` (the health watcher saw its tmux pane go).
+    pub async fn until_panes_gone(&self, layout_id: &str) {
+        eventually("the health watcher to fail the layout's panes", || async {
+            let l = self.layout(layout_id).await;
+            l.layout
+                .unwrap()
+                .panes
+                .iter()
+                .all(|p| {
+                    p.state() == pb::PaneState::Failed
+                        && p.failed_stage() == pb::FailedStage::RecoveryReattach
+                })
+                .then_some(())
+        })
+        .await
     }
 
     /// Polls GetLayout until the layout leaves `creating`.
