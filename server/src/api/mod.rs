@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use agenttower::pb;
 use tokio::net::UnixListener;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::service::Services;
@@ -70,7 +71,10 @@ pub(crate) async fn serve(
         .add_service(
             pb::app_managed_sessions_server::AppManagedSessionsServer::new(AppManagedSessions(api)),
         )
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            UnixListenerStream::new(listener).map(|conn| conn.map(peer::PeerStream::new)),
+            shutdown,
+        )
         .await?;
     Ok(())
 }

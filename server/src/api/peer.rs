@@ -3,11 +3,124 @@
 //! Nothing the caller controls — hostname, environment, request fields —
 //! takes part.
 
-use tonic::transport::server::UdsConnectInfo;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UnixStream;
+use tokio::sync::OnceCell;
+use tonic::transport::server::Connected;
 
 use crate::error::{Error, Result};
 use crate::service::Services;
 use crate::store::containers;
+
+/// A client connection on the socket with what the kernel says about its
+/// peer: the pid from `SO_PEERCRED` at accept, and the Docker container
+/// its process runs in, read from `/proc` on a blocking thread on the
+/// connection's first request and kept for the next ones (a process does
+/// not change containers; a pid read later could be reused by another).
+pub(crate) struct PeerStream {
+    inner: UnixStream,
+    info: PeerInfo,
+}
+
+/// The connect info of a `PeerStream`, in every request's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerInfo {
+    pid: Option<i32>,
+    /// `None`: a host process; `Some(id)`: a Docker container's; an error
+    /// when `/proc` could not tell.
+    container: Arc<OnceCell<std::result::Result<Option<String>, String>>>,
+}
+
+impl PeerStream {
+    pub(crate) fn new(inner: UnixStream) -> Self {
+        let pid = inner
+            .peer_cred()
+            .ok()
+            .and_then(|cred| cred.pid())
+            .filter(|pid| *pid > 0);
+        PeerStream {
+            inner,
+            info: PeerInfo {
+                pid,
+                container: Arc::default(),
+            },
+        }
+    }
+}
+
+impl PeerInfo {
+    /// The Docker container id of the peer's process, if any.
+    async fn container(&self) -> Result<(i32, Option<String>)> {
+        let pid = self
+            .pid
+            .ok_or_else(|| deny("the kernel gave no peer pid"))?;
+        let found = self
+            .container
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || {
+                    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                        .map(|cgroup| container_of(&cgroup))
+                        .map_err(|e| format!("cannot read /proc/{pid}/cgroup: {e}"))
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("cannot read /proc/{pid}/cgroup: {e}")))
+            })
+            .await;
+        found.clone().map(|c| (pid, c)).map_err(|why| deny(&why))
+    }
+}
+
+impl Connected for PeerStream {
+    type ConnectInfo = PeerInfo;
+
+    fn connect_info(&self) -> PeerInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for PeerStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PeerStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
 
 /// The caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,20 +136,12 @@ impl Peer {
     /// not exactly one registered container, or one the kernel cannot name,
     /// is refused with `host_only`.
     pub(crate) async fn of<T>(svc: &Services, request: &tonic::Request<T>) -> Result<Peer> {
-        let pid = request
+        let info = request
             .extensions()
-            .get::<UdsConnectInfo>()
-            .and_then(|info| info.peer_cred)
-            .and_then(|cred| cred.pid())
-            .filter(|pid| *pid > 0)
-            .ok_or_else(|| deny("the kernel gave no peer pid"))?;
-        // The peer may have exited since it connected; its pid could then
-        // belong to someone else, so an unreadable cgroup is a refusal.
-        // Off the reactor: /proc reads are file I/O like any other.
-        let cgroup = tokio::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .await
-            .map_err(|e| deny(&format!("cannot read /proc/{pid}/cgroup: {e}")))?;
-        let Some(id) = container_of(&cgroup) else {
+            .get::<PeerInfo>()
+            .ok_or_else(|| deny("no peer information on the connection"))?;
+        let (pid, container) = info.container().await?;
+        let Some(id) = container else {
             return Ok(Peer::Host);
         };
         let key = id.clone();
