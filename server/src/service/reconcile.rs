@@ -27,6 +27,16 @@ pub(crate) enum Reason {
     Health,
 }
 
+/// What a sweep does besides failing stale `creating` panes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// Only that (boot, before the socket accepts anything): lists only
+    /// containers with a stale pane whose `%N` was never recorded.
+    StaleOnly,
+    /// Also kill orphan panes (every tick, the first right after boot).
+    AndReap,
+}
+
 /// What happened to one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reconciled {
@@ -138,11 +148,15 @@ impl Services {
     /// recorded, or a pane carries its marker token, e.g. after a crash
     /// before the id was committed), else at `pane_create`. The update is
     /// guarded by `state = 'creating'`, so it never clobbers a pane the
-    /// pipeline just settled. Then it kills orphans: tmux panes marked as
-    /// ours whose row no longer owns them (a tmux that hung past the TTL
-    /// created them after their row failed). Returns how many panes it
-    /// failed.
+    /// pipeline just settled. This is the boot sweep; the periodic one
+    /// (`sweep_forever`) also kills orphans: tmux panes marked as ours whose
+    /// row no longer owns them (a tmux that hung past the TTL created them
+    /// after their row failed). Returns how many panes it failed.
     pub(crate) async fn sweep(&self) -> Result<usize> {
+        self.sweep_with(Sweep::StaleOnly).await
+    }
+
+    async fn sweep_with(&self, what: Sweep) -> Result<usize> {
         let ttl =
             time::Duration::try_from(self.config.pending_ttl()).unwrap_or(time::Duration::MAX);
         let cutoff = crate::store::format_time(time::OffsetDateTime::now_utc() - ttl);
@@ -150,9 +164,15 @@ impl Services {
             .store
             .read(move |conn| panes::stale_creating(conn, &cutoff))
             .await?;
-        // One listing per running container: markers of stale panes, and
-        // the ownership marks the orphan check needs.
-        let listed = self.list_marked_everywhere().await?;
+        // One listing per container that needs one: for the markers of stale
+        // panes with no recorded `%N`, and (when reaping) for the ownership
+        // marks of every container with managed panes.
+        let unrecorded: BTreeSet<String> = stale
+            .iter()
+            .filter(|p| p.tmux_pane_id.is_none())
+            .map(|p| p.container_id.clone())
+            .collect();
+        let listed = self.list_marked(what, unrecorded).await?;
         // token → %N of the panes still carrying a pending marker.
         let backed: HashMap<String, String> = listed
             .iter()
@@ -167,25 +187,35 @@ impl Services {
                 .write(move |tx| fail_stale(tx, &stale, &backed))
                 .await?
         };
-        self.kill_orphans(listed).await?;
+        if what == Sweep::AndReap {
+            self.kill_orphans(listed).await?;
+        }
         Ok(failed)
     }
 
-    /// `(container, marked panes)` of every running container that has
-    /// managed panes and whose tmux can be listed now, listed in parallel.
-    async fn list_marked_everywhere(&self) -> Result<Vec<(String, Vec<Marked>)>> {
-        let (rows, used) = self
+    /// `(container, marked panes)` of the running containers in `wanted`,
+    /// or, when reaping, of every running container with managed panes;
+    /// listed in parallel, skipping those that cannot be listed now.
+    async fn list_marked(
+        &self,
+        what: Sweep,
+        wanted: BTreeSet<String>,
+    ) -> Result<Vec<(String, Vec<Marked>)>> {
+        let (rows, wanted) = self
             .store
-            .read(|conn| {
-                let used: BTreeSet<String> = panes::containers_with(conn, PaneState::ALL_NAMES)?
-                    .into_iter()
-                    .collect();
-                Ok((containers::list(conn)?, used))
+            .read(move |conn| {
+                let wanted: BTreeSet<String> = match what {
+                    Sweep::StaleOnly => wanted,
+                    Sweep::AndReap => panes::containers_with(conn, PaneState::ALL_NAMES)?
+                        .into_iter()
+                        .collect(),
+                };
+                Ok((containers::list(conn)?, wanted))
             })
             .await?;
         let mut tasks = tokio::task::JoinSet::new();
         for c in rows {
-            if c.state != "running" || !used.contains(&c.id) {
+            if c.state != "running" || !wanted.contains(&c.id) {
                 continue;
             }
             let Ok(rt) = self.runtimes.get(&c.id) else {
@@ -256,10 +286,11 @@ impl Services {
     pub(crate) async fn sweep_forever(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.config.sweep_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await; // the boot sweep already ran
+        // The first tick is at once: the boot sweep left orphans to it, off
+        // the boot path.
         loop {
             tick.tick().await;
-            if let Err(e) = self.sweep().await {
+            if let Err(e) = self.sweep_with(Sweep::AndReap).await {
                 tracing::warn!(error = ?e, "pending-marker sweep failed");
             }
             self.store.sync_mirror().await;
