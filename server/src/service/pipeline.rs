@@ -114,7 +114,7 @@ async fn session_is_ours(svc: &Services, rt: &dyn Runtime, session: &str, layout
     let lid = layout_id.to_string();
     let ours = svc
         .store
-        .read(move |conn| Ok(panes::for_layout(conn, &lid)?))
+        .read(move |conn| panes::for_layout(conn, &lid))
         .await
         .unwrap_or_default();
     out.lines()
