@@ -3,7 +3,7 @@
 //! and a graceful stop that lets in-flight work finish.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,11 +217,7 @@ async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<R
 /// socket itself is always 0600.
 fn private_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::store::create_private_dir(dir)?;
     } else if dir.ends_with("opensoft/agenttower") {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot make {} private", dir.display()))?;

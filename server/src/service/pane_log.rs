@@ -6,7 +6,6 @@
 //! fail its own panes' log_attach.
 
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -32,11 +31,8 @@ fn open_log(root: &Path, dir: &str, file: &str) -> Result<PathBuf, String> {
     let io = |what: &str, e: &dyn std::fmt::Display| {
         format!("cannot write the log file {}: {what}: {e}", host.display())
     };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .map_err(|e| io(&format!("cannot create {}", root.display()), &e))?;
+    crate::store::create_private_dir(root)
+        .map_err(|e| format!("cannot write the log file {}: {e:#}", host.display()))?;
     let in_dir = |fd: Option<&OwnedFd>, name: &Path| -> Result<OwnedFd, String> {
         let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let opened = match fd {
