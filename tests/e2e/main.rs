@@ -5,6 +5,7 @@
 mod support;
 
 mod agents;
+mod authority;
 mod bench;
 mod catalog;
 mod config;
