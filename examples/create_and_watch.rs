@@ -6,8 +6,14 @@
 //!
 //! Exits 0 when the layout is `ready`, 1 when it settles otherwise, 2 on a
 //! closed-set API error (printed with its details).
+//!
+//! Enum values print by their proto names (`PANE_STATE_READY`), as in proto3
+//! JSON; the event summaries use the short words of
+//! `agenttower::names::ShortName` (`ready`), as the CLI does.
 
-use agenttower::{client, pb};
+use agenttower::names::ShortName as _;
+use agenttower::pb::lifecycle_event::Payload;
+use agenttower::{client, pb, time};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
@@ -44,8 +50,14 @@ async fn run(
         })
         .await
         .map_err(explain)?
-        .into_inner();
-    println!("layout {} created", created.layout_id);
+        .into_inner()
+        .layout
+        .unwrap_or_default();
+    println!(
+        "layout {} created with {} panes",
+        created.layout_id,
+        created.panes.len()
+    );
 
     // Replay this layout's events from the start, then follow them live.
     let mut events = c
@@ -62,13 +74,15 @@ async fn run(
             continue;
         };
         println!(
-            "#{} {} {}",
+            "#{} {} {} {}",
             e.sequence,
+            time::rfc3339(e.event_time.as_ref()),
             e.event_type().as_str_name(),
-            e.payload_json
+            summary(&e)
         );
-        let payload: serde_json::Value = serde_json::from_str(&e.payload_json)?;
-        if e.event_type() == pb::EventType::ManagedLayoutStateChanged && payload["to"] != "creating"
+        // The typed payload; `None` for an event type newer than this build.
+        if let Some(Payload::ManagedLayoutStateChanged(p)) = &e.payload
+            && p.to_state() != pb::LayoutState::Creating
         {
             break;
         }
@@ -82,11 +96,11 @@ async fn run(
         .await
         .map_err(explain)?
         .into_inner();
-    let state = layout
-        .layout
-        .map_or(pb::LayoutState::Unspecified, |l| l.state());
+    // GetLayout answers the layout with its panes.
+    let layout = layout.layout.unwrap_or_default();
+    let state = layout.state();
     println!("settled {}", state.as_str_name());
-    for p in layout.panes {
+    for p in &layout.panes {
         println!(
             "  {} {} {}",
             p.label,
@@ -95,6 +109,30 @@ async fn run(
         );
     }
     Ok(state)
+}
+
+/// A state change as `label: from → to`, any other payload as its compact
+/// proto3 JSON (the member named like the event type).
+fn summary(e: &pb::LifecycleEvent) -> String {
+    match &e.payload {
+        Some(Payload::ManagedPaneStateChanged(p)) => format!(
+            "{}: {} → {}",
+            p.label,
+            p.from_state().short_name(),
+            p.to_state().short_name()
+        ),
+        Some(Payload::ManagedLayoutStateChanged(p)) => format!(
+            "{} → {} ({}/{} ready)",
+            p.from_state().short_name(),
+            p.to_state().short_name(),
+            p.ready_pane_count,
+            p.intended_pane_count
+        ),
+        _ => serde_json::to_value(e)
+            .ok()
+            .and_then(|mut v| v.get_mut(e.event_type().short_name()).map(|p| p.take()))
+            .map_or_else(String::new, |p| p.to_string()),
+    }
 }
 
 /// A failed call as its closed-set error when it carries one.

@@ -28,6 +28,7 @@ use hyper_util::rt::TokioIo;
 use prost::Message as _;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use crate::names::ShortName as _;
 use crate::pb::{self, ErrorCode};
 
 /// The daemon could not be reached on its socket (`daemon_unavailable`).
@@ -79,10 +80,10 @@ pub async fn connect_default() -> Result<Channel, DaemonUnavailable> {
 /// Typed clients for every service, sharing one connection (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Clients {
-    /// `ManagedSessions`: host and bench-container callers.
-    pub managed: ManagedSessionsClient,
-    /// `AppManagedSessions`: the app bridge's host-only surface.
-    pub app: AppManagedSessionsClient,
+    /// `ManagedSessionsService`: host and bench-container callers.
+    pub managed: ManagedSessionsServiceClient,
+    /// `AppManagedSessionsService`: the app bridge's host-only surface.
+    pub app: AppManagedSessionsServiceClient,
     /// The standard gRPC health service.
     pub health: tonic_health::pb::health_client::HealthClient<Channel>,
 }
@@ -91,8 +92,8 @@ impl Clients {
     /// Wraps an open channel.
     pub fn new(channel: Channel) -> Self {
         Clients {
-            managed: ManagedSessionsClient::new(channel.clone()),
-            app: AppManagedSessionsClient::new(channel.clone()),
+            managed: ManagedSessionsServiceClient::new(channel.clone()),
+            app: AppManagedSessionsServiceClient::new(channel.clone()),
             health: tonic_health::pb::health_client::HealthClient::new(channel),
         }
     }
@@ -108,11 +109,12 @@ pub async fn open_default() -> Result<Clients, DaemonUnavailable> {
     open(crate::paths::socket_path()).await
 }
 
-/// Typed client for the `ManagedSessions` service.
-pub type ManagedSessionsClient = pb::managed_sessions_client::ManagedSessionsClient<Channel>;
-/// Typed client for the host-only `AppManagedSessions` service.
-pub type AppManagedSessionsClient =
-    pb::app_managed_sessions_client::AppManagedSessionsClient<Channel>;
+/// Typed client for the `ManagedSessionsService` service.
+pub type ManagedSessionsServiceClient =
+    pb::managed_sessions_service_client::ManagedSessionsServiceClient<Channel>;
+/// Typed client for the host-only `AppManagedSessionsService` service.
+pub type AppManagedSessionsServiceClient =
+    pb::app_managed_sessions_service_client::AppManagedSessionsServiceClient<Channel>;
 
 /// The closed-set error carried by a failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,8 +141,7 @@ pub fn api_error(status: &tonic::Status) -> Option<ApiError> {
         .find(|any| any.type_url == ERROR_INFO_TYPE)
         .and_then(|any| tonic_types::pb::ErrorInfo::decode(any.value.as_slice()).ok())?;
     Some(ApiError {
-        code: ErrorCode::from_str_name(&format!("ERROR_CODE_{}", info.reason.to_uppercase()))
-            .unwrap_or(ErrorCode::Unspecified),
+        code: ErrorCode::from_short_name(&info.reason).unwrap_or(ErrorCode::Unspecified),
         reason: info.reason,
         details: info.metadata.into_iter().collect(),
         message: status.message().to_string(),
@@ -167,7 +168,5 @@ impl std::error::Error for ApiError {}
 
 /// The wire name of an error code, e.g. `managed_pane_not_found`.
 pub fn error_code_name(code: ErrorCode) -> String {
-    code.as_str_name()
-        .trim_start_matches("ERROR_CODE_")
-        .to_ascii_lowercase()
+    code.short_name()
 }

@@ -4,8 +4,10 @@
 pub mod client;
 pub mod codec;
 pub mod launch;
+pub mod names;
 pub mod paths;
 pub mod status;
+pub mod time;
 
 /// Generated protobuf messages and gRPC stubs of package `agenttower.v1`.
 pub mod pb {
@@ -17,6 +19,9 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("agenttower_descriptor");
 }
+
+#[cfg(test)]
+mod contract_tests;
 
 #[cfg(test)]
 mod tests {

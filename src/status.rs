@@ -1,8 +1,9 @@
 //! The status every AgentTower error travels in, built in one place for the
 //! daemon's domain errors and for requests its codec cannot decode: the
-//! closed code as `google.rpc.ErrorInfo` (reason = code, domain
-//! `agenttower`, metadata = details) plus `agenttower.v1.ErrorDetail`
-//! carrying the same code as enum. `client::api_error` reads it back.
+//! closed code as `google.rpc.ErrorInfo` (reason = the short name of an
+//! `agenttower.v1.ErrorCode`, domain `agenttower`, metadata = details).
+//! `client::api_error` reads it back. Nothing else rides along: the ErrorInfo
+//! is the one copy of the code (docs/api.md, "Errors").
 //!
 //! Every echoed text is bounded: the message and each detail value are cut
 //! to [`MAX_ECHO_BYTES`], so an answer cannot grow with its request (a huge
@@ -11,8 +12,6 @@
 
 use prost::Message as _;
 use tonic::{Code, Status};
-
-use crate::pb;
 
 /// ErrorInfo domain of every AgentTower error.
 pub const DOMAIN: &str = "agenttower";
@@ -53,12 +52,6 @@ pub fn error_status(
         domain: DOMAIN.to_string(),
         metadata: details.iter().cloned().collect(),
     };
-    let enum_code = pb::ErrorCode::from_str_name(&format!("ERROR_CODE_{}", reason.to_uppercase()))
-        .unwrap_or(pb::ErrorCode::Unspecified);
-    let detail = pb::ErrorDetail {
-        code: enum_code as i32,
-        details: details.into_iter().collect(),
-    };
     let message = bounded(message);
     let any = |type_url: &str, value: Vec<u8>| prost_types::Any {
         type_url: type_url.to_string(),
@@ -67,16 +60,10 @@ pub fn error_status(
     let status = tonic_types::pb::Status {
         code: code as i32,
         message: message.clone(),
-        details: vec![
-            any(
-                "type.googleapis.com/google.rpc.ErrorInfo",
-                info.encode_to_vec(),
-            ),
-            any(
-                "type.googleapis.com/agenttower.v1.ErrorDetail",
-                detail.encode_to_vec(),
-            ),
-        ],
+        details: vec![any(
+            "type.googleapis.com/google.rpc.ErrorInfo",
+            info.encode_to_vec(),
+        )],
     };
     Status::with_details(code, message, status.encode_to_vec().into())
 }
@@ -112,7 +99,7 @@ mod tests {
         assert!(status.message().len() <= MAX_ECHO_BYTES);
         assert!(status.details().len() < 4 * MAX_ECHO_BYTES);
         let api = crate::client::api_error(&status).unwrap();
-        assert_eq!(api.code, pb::ErrorCode::ValidationFailed);
+        assert_eq!(api.code, crate::pb::ErrorCode::ValidationFailed);
         assert_eq!(api.details["field"], "x");
         assert_eq!(api.details["reason"], bounded(&huge));
     }

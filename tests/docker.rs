@@ -266,7 +266,7 @@ async fn two_containers_create_in_parallel_and_a_stopped_one_fails_only_its_pane
     // Once B's panes exist in tmux (still inside the settle window), stop B.
     eventually("B's panes created in tmux", || {
         let d = &d;
-        let id = lb.layout_id.clone();
+        let id = lb.layout_id().clone();
         async move {
             let l = d.layout(&id).await;
             panes(&l)
@@ -279,8 +279,8 @@ async fn two_containers_create_in_parallel_and_a_stopped_one_fails_only_its_pane
     b.kill();
 
     let (sa, sb) = (
-        d.settled(&la.layout_id).await,
-        d.settled(&lb.layout_id).await,
+        d.settled(&la.layout_id()).await,
+        d.settled(&lb.layout_id()).await,
     );
     assert_eq!(
         sa.layout.as_ref().unwrap().state(),
@@ -743,7 +743,7 @@ async fn fifos_planted_in_two_containers_stall_nothing_and_fail_only_their_logs(
         .expect("version");
     let local = d.create_settled("1m+2s", "loc").await;
     assert_eq!(local.layout.unwrap().state(), pb::LayoutState::Ready);
-    for id in [&la.layout_id, &lb.layout_id] {
+    for id in [&la.layout_id(), &lb.layout_id()] {
         let l = d.settled(id).await;
         let m1 = pane(&l, ".m1");
         assert_eq!(m1.state(), pb::PaneState::Degraded, "{m1:#?}");

@@ -10,10 +10,18 @@ use std::process::{Command, Output};
 
 use support::*;
 
+/// The venv's python, prepared once per test process: the tests of this
+/// file run in parallel, and a reinstall under one of them would pull the
+/// package from under the other's running script.
+fn python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_python).clone()
+}
+
 /// Creates (once, under a lock shared by parallel test processes) a venv
 /// with grpcio-tools and grpcio-reflection, regenerates the stubs and
 /// installs the package. Returns the venv's python.
-fn python() -> PathBuf {
+fn install_python() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-client");
     std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
     let lock = std::fs::File::create(venv.with_extension("lock")).unwrap();
@@ -84,13 +92,22 @@ async fn python_examples_create_watch_list_remove_and_recreate() {
     let out = script(&py, &d, "create_and_wait.py", &["py"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    // Short names through agenttower_client.short_name, times as RFC 3339.
+    assert!(stdout.contains("with 3 panes"), "layout.panes: {stdout}");
     assert!(
-        stdout.contains("EVENT_TYPE_MANAGED_LAYOUT_CREATED"),
+        stdout
+            .lines()
+            .any(|l| l.starts_with("#") && l.ends_with("Z managed_layout_created")),
         "{stdout}"
     );
+    assert!(!stdout.contains("EVENT_TYPE_"), "{stdout}");
     assert!(
-        stdout.contains("py.s2 ready"),
-        "seen through the event stream: {stdout}"
+        stdout.contains("managed_pane_state_changed py.s2 ready"),
+        "seen through the typed payload: {stdout}"
+    );
+    assert!(
+        stdout.contains("managed_layout_state_changed ready (3/3 ready)"),
+        "{stdout}"
     );
     assert!(stdout.trim_end().ends_with("settled ready"), "{stdout}");
 
@@ -101,10 +118,29 @@ async fn python_examples_create_watch_list_remove_and_recreate() {
     assert_eq!(layout["tmux_session_name"], "py");
     assert_eq!(layout["state"], "LAYOUT_STATE_READY");
     assert_eq!(layout["ready_pane_count"], 3);
+    // A Timestamp in proto3 JSON is RFC 3339 text.
+    let created = layout["create_time"].as_str().unwrap();
+    assert!(
+        agenttower::time::from_rfc3339(created).is_some(),
+        "{created}"
+    );
+    // ListLayouts leaves the panes out; --panes reads them with GetLayout.
+    assert!(layout.get("panes").is_none(), "{layout}");
+    let out = script(&py, &d, "list_layouts.py", &["--panes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let panes = listed["layouts"][0]["panes"].as_array().unwrap();
+    assert_eq!(panes.len(), 3, "{listed}");
+    assert!(
+        panes.iter().all(|p| p["state"] == "PANE_STATE_READY"),
+        "{listed}"
+    );
 
     let pane = d
         .settled(layout["layout_id"].as_str().unwrap())
         .await
+        .layout
+        .unwrap()
         .panes
         .into_iter()
         .find(|p| p.label == "py.s1")
@@ -112,10 +148,7 @@ async fn python_examples_create_watch_list_remove_and_recreate() {
     let out = script(&py, &d, "remove_recreate.py", &[&pane.pane_id]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(
-        stdout.contains("removed py.s1 (PANE_STATE_REMOVED)"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("removed py.s1 (removed)"), "{stdout}");
     assert!(stdout.contains("chain depth 1"), "{stdout}");
     assert!(stdout.trim_end().ends_with("successor ready"), "{stdout}");
 
@@ -137,8 +170,8 @@ async fn reflection_lists_the_services_and_invokes_a_method_without_protos() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     for service in [
-        "agenttower.v1.AppManagedSessions",
-        "agenttower.v1.ManagedSessions",
+        "agenttower.v1.AppManagedSessionsService",
+        "agenttower.v1.ManagedSessionsService",
         "grpc.health.v1.Health",
     ] {
         assert!(stdout.lines().any(|l| l == service), "{service}: {stdout}");
@@ -153,7 +186,7 @@ async fn reflection_lists_the_services_and_invokes_a_method_without_protos() {
         &py,
         &d,
         "reflect.py",
-        &["agenttower.v1.ManagedSessions/GetVersion", "{}"],
+        &["agenttower.v1.ManagedSessionsService/GetVersion", "{}"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

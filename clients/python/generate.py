@@ -8,7 +8,15 @@ committed or edited by hand):
 
 Needs grpcio-tools (`pip install grpcio-tools`). The modules land in
 clients/python/agenttower/v1/ as agenttower.v1.types_pb2,
-agenttower.v1.managed_sessions_pb2 and agenttower.v1.managed_sessions_pb2_grpc.
+agenttower.v1.events_pb2, agenttower.v1.managed_sessions_pb2 and
+agenttower.v1.managed_sessions_pb2_grpc (the stubs).
+
+Only proto/agenttower/v1/*.proto are compiled. Their imports of
+google/protobuf/timestamp.proto and duration.proto resolve through the copy
+of the well-known types bundled with grpcio-tools (the generated code then
+imports them from the protobuf package). proto/google/rpc is never compiled:
+it is there for the daemon's reflection only, and the Python client reads
+google.rpc.ErrorInfo from googleapis-common-protos.
 """
 
 import pathlib
@@ -23,6 +31,7 @@ OUT = HERE / "agenttower"
 
 
 def main() -> int:
+    # agenttower/v1 only: never proto/google/rpc (see above).
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "agenttower" / "v1").glob("*.proto"))
     if not protos:
         print(f"no .proto files under {PROTO_ROOT}", file=sys.stderr)

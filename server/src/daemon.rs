@@ -130,7 +130,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         }
     };
     drop(background);
-    tracing::info!("stopped");
+    tracing::info!("agenttowerd stopped");
     match failed {
         Some(e) => Err(e),
         None => result,

@@ -7,6 +7,7 @@
 mod api;
 mod config;
 mod daemon;
+mod domain;
 mod error;
 mod events;
 mod runtime;

@@ -48,7 +48,7 @@ async fn an_operator_pane_is_adopted_and_managed_panes_are_not_adoptable_twice()
     };
     for id in [
         mine,
-        managed.panes[0].tmux_pane_id.as_str(),
+        managed.panes()[0].tmux_pane_id.as_str(),
         "%999",
         "3",
         "%1;x",
@@ -86,21 +86,21 @@ async fn scan_panes_lists_operator_panes_marks_agents_and_skips_panes_being_crea
         .await
         .unwrap()
         .into_inner()
-        .layout_id;
+        .layout_id();
     // Wait until tmux has the pending panes (their %ids are recorded).
     eventually("the pending panes in tmux", || {
         let (d, id) = (&d, &id);
         async move {
             d.layout(id)
                 .await
-                .panes
+                .panes()
                 .iter()
                 .all(|p| !p.tmux_pane_id.is_empty() && p.pending_marker)
                 .then_some(())
         }
     })
     .await;
-    let scan = |c: &mut agenttower::client::ManagedSessionsClient| {
+    let scan = |c: &mut agenttower::client::ManagedSessionsServiceClient| {
         let mut c = c.clone();
         async move {
             c.scan_panes(pb::ScanPanesRequest {
@@ -129,7 +129,7 @@ async fn scan_panes_lists_operator_panes_marks_agents_and_skips_panes_being_crea
     let settled = d.settled(&id).await;
     let after = scan(&mut c).await;
     assert_eq!(after.len(), 4, "{after:?}");
-    for p in &settled.panes {
+    for p in settled.panes() {
         let listed = after
             .iter()
             .find(|s| s.tmux_pane_id == p.tmux_pane_id)
@@ -150,7 +150,7 @@ async fn send_input_types_into_managed_and_adopted_panes_and_refuses_removed_one
     let d = Daemon::start().await;
     let layout = d.create_settled("1m+2s", "typing").await;
     let worker = layout
-        .panes
+        .panes()
         .iter()
         .find(|p| p.label == "typing.s1")
         .unwrap();

@@ -52,7 +52,7 @@ async fn deeply_nested_and_oversized_templates_are_skipped_and_the_rest_load() {
 
     // Creates resolve against the same catalog.
     let layout = d.create_settled("solo", "s").await;
-    assert_eq!(layout.panes[0].label, "s.x");
+    assert_eq!(layout.panes()[0].label, "s.x");
     let (code, e) = err(d.client().await.create_layout(create("deep", "t")).await);
     assert_eq!(code, Code::NotFound);
     assert_eq!(e.reason, "managed_template_not_found");
@@ -116,7 +116,7 @@ async fn an_edited_template_file_is_seen_by_the_next_call_without_a_restart() {
         .set_modified(std::time::SystemTime::UNIX_EPOCH)
         .unwrap();
     assert_eq!(panes(&templates(&d).await), Some((1, "{session}.z".into())));
-    assert_eq!(d.create_settled("solo", "e").await.panes[0].label, "e.z");
+    assert_eq!(d.create_settled("solo", "e").await.panes()[0].label, "e.z");
 
     std::fs::remove_file(&file).unwrap();
     assert_eq!(panes(&templates(&d).await), None);

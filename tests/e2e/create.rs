@@ -28,20 +28,20 @@ async fn one_master_two_slaves_reach_ready_with_titles_agents_and_logs() {
     let created = c.create_layout(req).await.unwrap().into_inner();
     assert!(!created.replay);
     assert_eq!(created.state(), pb::LayoutState::Creating);
-    assert_eq!(created.panes.len(), 3);
-    assert!(created.panes.iter().all(|p| p.pending_marker));
+    assert_eq!(created.panes().len(), 3);
+    assert!(created.panes().iter().all(|p| p.pending_marker));
 
-    let got = d.settled(&created.layout_id).await;
-    let layout = got.layout.unwrap();
-    assert_eq!(layout.state(), pb::LayoutState::Ready, "{:?}", got.panes);
+    let got = d.settled(&created.layout_id()).await;
+    let layout = got.the_layout().clone();
+    assert_eq!(layout.state(), pb::LayoutState::Ready, "{:?}", got.panes());
     assert_eq!(
         (layout.ready_pane_count, layout.intended_pane_count),
         (3, 3)
     );
-    let labels: Vec<_> = got.panes.iter().map(|p| p.label.as_str()).collect();
+    let labels: Vec<_> = got.panes().iter().map(|p| p.label.as_str()).collect();
     assert_eq!(labels, ["work.m1", "work.s1", "work.s2"]);
     let roles: Vec<_> = got
-        .panes
+        .panes()
         .iter()
         .map(|p| (p.role.as_str(), p.capability.as_str()))
         .collect();
@@ -67,13 +67,13 @@ async fn one_master_two_slaves_reach_ready_with_titles_agents_and_logs() {
     let mut lines: Vec<_> = listing.lines().collect();
     lines.sort();
     let mut expected: Vec<String> = got
-        .panes
+        .panes()
         .iter()
         .map(|p| format!("{} {} 0 1 |", p.tmux_pane_id, p.label))
         .collect();
     expected.sort();
     assert_eq!(lines, expected);
-    for p in &got.panes {
+    for p in got.panes() {
         assert_eq!(p.state(), pb::PaneState::Ready);
         assert!(!p.pending_marker && p.log_attached && p.hint.is_empty());
         let cmd = tmux_ok(d.tmux(&[
@@ -99,7 +99,7 @@ async fn one_master_two_slaves_reach_ready_with_titles_agents_and_logs() {
         .into_inner()
         .agents;
     assert_eq!(agents.len(), 3);
-    for p in &got.panes {
+    for p in got.panes() {
         let a = agents
             .iter()
             .find(|a| a.agent_id == p.agent_id)
@@ -123,7 +123,7 @@ async fn one_master_two_slaves_reach_ready_with_titles_agents_and_logs() {
     }
 
     // Each log file receives its own pane's output.
-    for p in &got.panes {
+    for p in got.panes() {
         let path = d.log_dir().join("local").join(format!("{}.log", p.label));
         assert_eq!(p.log_path, path.display().to_string());
         let text = eventually("pane output in the log", || {
@@ -143,16 +143,16 @@ async fn two_masters_two_slaves_reach_ready_with_the_login_shell() {
     let d = Daemon::start().await;
     let got = d.create_settled("2m+2s", "duo").await;
     assert_eq!(
-        got.layout.unwrap().state(),
+        got.the_layout().clone().state(),
         pb::LayoutState::Ready,
         "{:?}",
-        got.panes
+        got.panes()
     );
-    let labels: Vec<_> = got.panes.iter().map(|p| p.label.clone()).collect();
+    let labels: Vec<_> = got.panes().iter().map(|p| p.label.clone()).collect();
     assert_eq!(labels, ["duo.m1", "duo.m2", "duo.s1", "duo.s2"]);
-    assert!(got.panes.iter().all(|p| p.launch_command_ref == "shell"));
+    assert!(got.panes().iter().all(|p| p.launch_command_ref == "shell"));
     // The login shell is alive and its output reaches the log.
-    let p = &got.panes[3];
+    let p = &got.panes()[3];
     tmux_ok(d.tmux(&[
         "send-keys",
         "-t",
@@ -191,8 +191,12 @@ async fn two_layouts_of_one_template_coexist_in_one_container() {
     for got in [&a, &b] {
         assert_eq!(got.layout.as_ref().unwrap().state(), pb::LayoutState::Ready);
     }
-    let labels =
-        |g: &pb::GetLayoutResponse| g.panes.iter().map(|p| p.label.clone()).collect::<Vec<_>>();
+    let labels = |g: &pb::GetLayoutResponse| {
+        g.panes()
+            .iter()
+            .map(|p| p.label.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(labels(&a), ["alpha.m1", "alpha.s1", "alpha.s2"]);
     assert_eq!(labels(&b), ["beta.m1", "beta.s1", "beta.s2"]);
     let sessions = tmux_ok(d.tmux(&[
@@ -222,10 +226,10 @@ async fn launch_argv_env_and_working_dir_reach_the_pane_without_a_shell() {
         .insert("master:argv.m1".into(), "argv".into());
     let got = d.create_and_settle(req).await;
     assert_eq!(
-        got.layout.unwrap().state(),
+        got.the_layout().clone().state(),
         pb::LayoutState::Ready,
         "{:?}",
-        got.panes
+        got.panes()
     );
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(
@@ -273,12 +277,12 @@ async fn a_template_default_profile_is_used_and_an_override_beats_it() {
         .insert("helper:p.h1".into(), "quiet".into());
     let got = d.create_and_settle(req).await;
     let refs: Vec<_> = got
-        .panes
+        .panes()
         .iter()
         .map(|p| (p.label.as_str(), p.launch_command_ref.as_str()))
         .collect();
     assert_eq!(refs, [("p.lead", "talker"), ("p.h1", "quiet")]);
-    assert_eq!(got.layout.unwrap().state(), pb::LayoutState::Ready);
+    assert_eq!(got.the_layout().clone().state(), pb::LayoutState::Ready);
 }
 
 #[tokio::test]
@@ -291,8 +295,8 @@ async fn the_same_idempotency_key_replays_one_layout() {
     let second = c.create_layout(req.clone()).await.unwrap().into_inner();
     assert!(!first.replay);
     assert!(second.replay);
-    assert_eq!(first.layout_id, second.layout_id);
-    d.settled(&first.layout_id).await;
+    assert_eq!(first.layout_id(), second.layout_id());
+    d.settled(&first.layout_id()).await;
     let third = c.create_layout(req).await.unwrap().into_inner();
     assert!(third.replay);
     assert_eq!(third.state(), pb::LayoutState::Ready);

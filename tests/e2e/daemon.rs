@@ -78,7 +78,7 @@ async fn health_and_both_reflection_versions_answer_over_the_socket() {
     let channel = agenttower::client::connect(d.socket()).await.unwrap();
     let health = HealthClient::new(channel.clone())
         .check(tonic_health::pb::HealthCheckRequest {
-            service: "agenttower.v1.ManagedSessions".into(),
+            service: "agenttower.v1.ManagedSessionsService".into(),
         })
         .await
         .unwrap()
@@ -89,8 +89,8 @@ async fn health_and_both_reflection_versions_answer_over_the_socket() {
     );
 
     let want = [
-        "agenttower.v1.AppManagedSessions",
-        "agenttower.v1.ManagedSessions",
+        "agenttower.v1.AppManagedSessionsService",
+        "agenttower.v1.ManagedSessionsService",
         "grpc.health.v1.Health",
     ];
 
@@ -126,7 +126,7 @@ async fn health_and_both_reflection_versions_answer_over_the_socket() {
     let req = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
         host: String::new(),
         message_request: Some(AlphaReq::FileContainingSymbol(
-            "agenttower.v1.ManagedSessions".into(),
+            "agenttower.v1.ManagedSessionsService".into(),
         )),
     };
     let mut stream = alpha
@@ -164,14 +164,14 @@ async fn sigterm_lets_an_in_flight_spawn_finish_before_exiting() {
         .client()
         .await
         .get_layout(pb::GetLayoutRequest {
-            layout_id: r.layout_id,
+            layout_id: r.layout_id(),
             include_terminal_panes: true,
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(
-        got.layout.unwrap().state(),
+        got.the_layout().clone().state(),
         pb::LayoutState::Ready,
         "{}",
         d.log()
@@ -213,7 +213,7 @@ async fn both_services_and_health_say_which_versions_they_speak() {
     assert_eq!(managed.api_version, "agenttower.v1");
     assert_eq!(managed.daemon_version, env!("CARGO_PKG_VERSION"));
     assert_eq!(managed.schema_version, "20261122000003");
-    let app = agenttower::client::AppManagedSessionsClient::new(channel.clone())
+    let app = agenttower::client::AppManagedSessionsServiceClient::new(channel.clone())
         .get_version(pb::GetVersionRequest {})
         .await
         .unwrap()

@@ -17,12 +17,12 @@ async fn a_launch_command_that_exits_degrades_only_its_pane() {
     req.launch_command_overrides
         .insert("master:crash.m1".into(), "talker".into());
     let got = d.create_and_settle(req).await;
-    let layout = got.layout.unwrap();
+    let layout = got.the_layout().clone();
     assert_eq!(layout.state(), pb::LayoutState::Degraded);
     assert_eq!(layout.failed_stage(), pb::FailedStage::LaunchCommand);
     assert_eq!(layout.ready_pane_count, 2);
     let states: Vec<_> = got
-        .panes
+        .panes()
         .iter()
         .map(|p| (p.label.as_str(), p.state(), p.failed_stage()))
         .collect();
@@ -46,7 +46,7 @@ async fn a_launch_command_that_exits_degrades_only_its_pane() {
             ),
         ]
     );
-    let dead = &got.panes[1];
+    let dead = &got.panes()[1];
     assert!(
         dead.failure_reason.contains("status 7"),
         "{}",
@@ -76,7 +76,15 @@ async fn a_launch_command_that_exits_degrades_only_its_pane() {
     assert_eq!(exited[0].pane_id, dead.pane_id);
     let p = payload(&exited[0]);
     assert_eq!(p["exit_code"], 7);
-    assert!(p["elapsed_ms"].as_u64().unwrap() >= 300, "{p}");
+    assert_eq!(p["detected_by"], "EXIT_DETECTION_SETTLE_PROBE");
+    // proto3 JSON writes a Duration as decimal seconds: "0.312s".
+    let elapsed: f64 = p["elapsed"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('s')
+        .parse()
+        .unwrap();
+    assert!(elapsed >= 0.3, "{p}");
     // Its output still reached its log.
     let log = std::fs::read_to_string(d.log_dir().join("local/crash.s1.log")).unwrap();
     assert!(log.contains("dying"), "{log:?}");
@@ -92,10 +100,10 @@ async fn an_unwritable_log_dir_degrades_panes_and_the_layout_completes() {
     )
     .await;
     let got = d.create_settled("1m+2s", "nolog").await;
-    let layout = got.layout.unwrap();
+    let layout = got.the_layout().clone();
     assert_eq!(layout.state(), pb::LayoutState::Degraded);
     assert_eq!(layout.failed_stage(), pb::FailedStage::LogAttach);
-    for p in &got.panes {
+    for p in got.panes() {
         assert_eq!(p.state(), pb::PaneState::Degraded);
         assert_eq!(p.failed_stage(), pb::FailedStage::LogAttach);
         assert!(
@@ -143,9 +151,9 @@ async fn a_session_taken_at_spawn_time_fails_every_pane_at_pane_create() {
         .unwrap()
         .into_inner();
     tmux_ok(d.tmux(&["new-session", "-d", "-s", "second"]));
-    let got = d.settled(&second.layout_id).await;
-    assert_eq!(got.layout.unwrap().state(), pb::LayoutState::Failed);
-    for p in &got.panes {
+    let got = d.settled(&second.layout_id()).await;
+    assert_eq!(got.the_layout().clone().state(), pb::LayoutState::Failed);
+    for p in got.panes() {
         assert_eq!(
             (p.state(), p.failed_stage()),
             (pb::PaneState::Failed, pb::FailedStage::PaneCreate)
@@ -158,7 +166,7 @@ async fn a_session_taken_at_spawn_time_fails_every_pane_at_pane_create() {
         assert!(p.tmux_pane_id.is_empty());
     }
     assert_eq!(
-        d.settled(&first.layout_id).await.layout.unwrap().state(),
+        d.settled(&first.layout_id()).await.layout.unwrap().state(),
         pb::LayoutState::Ready
     );
     // The operator's session was not touched.
@@ -178,12 +186,12 @@ async fn a_pane_killed_before_the_probe_fails_alone_and_its_siblings_still_get_t
         .await
         .unwrap()
         .into_inner()
-        .layout_id;
+        .layout_id();
     let master = eventually("the master's tmux pane", || {
         let (d, id) = (&d, &id);
         async move {
             let l = d.layout(id).await;
-            let m = l.panes.into_iter().find(|p| p.label == "gone.m1")?;
+            let m = l.panes().iter().find(|p| p.label == "gone.m1")?.clone();
             (!m.tmux_pane_id.is_empty()).then_some(m)
         }
     })
@@ -191,7 +199,7 @@ async fn a_pane_killed_before_the_probe_fails_alone_and_its_siblings_still_get_t
     tmux_ok(d.tmux(&["kill-pane", "-t", &master.tmux_pane_id]));
 
     let settled = d.settled(&id).await;
-    for p in &settled.panes {
+    for p in settled.panes() {
         if p.label == "gone.m1" {
             assert_eq!(p.state(), pb::PaneState::Failed);
             assert_eq!(p.failed_stage(), pb::FailedStage::Registration);

@@ -11,7 +11,7 @@ async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
     let d = Daemon::start().await;
     let got = d.create_settled("1m+2s", "rm").await;
     let mut c = d.client().await;
-    let (m1, s1) = (&got.panes[0], &got.panes[1]);
+    let (m1, s1) = (&got.panes()[0], &got.panes()[1]);
     let route = c
         .create_route(pb::CreateRouteRequest {
             source_agent_id: m1.agent_id.clone(),
@@ -38,7 +38,7 @@ async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
     // tmux pane gone, siblings still there.
     let panes = d.tmux_panes();
     assert!(!panes.contains(&s1.tmux_pane_id), "{panes:?}");
-    assert!(panes.contains(&m1.tmux_pane_id) && panes.contains(&got.panes[2].tmux_pane_id));
+    assert!(panes.contains(&m1.tmux_pane_id) && panes.contains(&got.panes()[2].tmux_pane_id));
     // Routes touching the agent deleted; the agent is kept, unregistered.
     let routes = c
         .list_routes(pb::ListRoutesRequest::default())
@@ -70,7 +70,7 @@ async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(layout.panes.len(), 3);
+    assert_eq!(layout.panes().len(), 3);
     assert_eq!(layout.layout.unwrap().state(), pb::LayoutState::Ready);
     // Events: marker-free state change then the removal record.
     let events = d.all_events().await;
@@ -155,7 +155,7 @@ async fn adopted_panes_are_protected_and_untouched_by_managed_removal() {
     // A managed layout beside it, removed whole.
     let got = d.create_settled("1m+2s", "team").await;
     c.remove_layout(pb::RemoveLayoutRequest {
-        layout_id: got.layout.unwrap().layout_id,
+        layout_id: got.the_layout().clone().layout_id,
     })
     .await
     .unwrap();
@@ -191,7 +191,7 @@ async fn a_pane_being_created_cannot_be_removed() {
         .into_inner();
     let (code, e) = err(c
         .remove_pane(pb::RemovePaneRequest {
-            pane_id: r.panes[0].pane_id.clone(),
+            pane_id: r.panes()[0].pane_id.clone(),
         })
         .await);
     assert_eq!(
@@ -202,12 +202,12 @@ async fn a_pane_being_created_cannot_be_removed() {
     assert_eq!(e.details["requested_action"], "remove");
     let (_, e) = err(c
         .remove_layout(pb::RemoveLayoutRequest {
-            layout_id: r.layout_id.clone(),
+            layout_id: r.layout_id().clone(),
         })
         .await);
     assert_eq!(e.reason, "managed_pane_illegal_transition");
-    let got = d.settled(&r.layout_id).await;
-    assert_eq!(got.layout.unwrap().state(), pb::LayoutState::Ready);
+    let got = d.settled(&r.layout_id()).await;
+    assert_eq!(got.the_layout().clone().state(), pb::LayoutState::Ready);
 }
 
 #[tokio::test]
@@ -217,9 +217,9 @@ async fn recreate_after_remove_and_after_failure_builds_a_readable_chain() {
     )
     .await;
     let got = d.create_settled("1m+2s", "re").await;
-    let layout_id = got.layout.unwrap().layout_id;
+    let layout_id = got.the_layout().clone().layout_id;
     let mut c = d.client().await;
-    let first = got.panes[1].clone();
+    let first = got.panes()[1].clone();
 
     // removed → recreated (1) → removed → recreated (2) → recreated as a
     // crashing pane (3) → degraded → removed → recreated (4... kept)
@@ -353,8 +353,8 @@ async fn recreate_after_remove_and_after_failure_builds_a_readable_chain() {
 async fn a_failed_pane_is_recreated_and_the_layout_recovers() {
     let mut d = Daemon::start().await;
     let got = d.create_settled("1m+2s", "fx").await;
-    let layout_id = got.layout.unwrap().layout_id;
-    let victim = got.panes[2].clone();
+    let layout_id = got.the_layout().clone().layout_id;
+    let victim = got.panes()[2].clone();
     tmux_ok(d.tmux(&["kill-pane", "-t", &victim.tmux_pane_id]));
     d.kill9();
     d.restart().await;
@@ -389,7 +389,7 @@ async fn a_failed_pane_is_recreated_and_the_layout_recovers() {
 async fn concurrent_recreates_make_exactly_one_successor_and_keys_replay() {
     let d = Daemon::start().await;
     let got = d.create_settled("1m+2s", "cc").await;
-    let target = got.panes[0].pane_id.clone();
+    let target = got.panes()[0].pane_id.clone();
     let mut c = d.client().await;
     c.remove_pane(pb::RemovePaneRequest {
         pane_id: target.clone(),
@@ -426,7 +426,7 @@ async fn concurrent_recreates_make_exactly_one_successor_and_keys_replay() {
     assert_eq!(winners.len(), 1, "{winners:?}");
     let all = c
         .list_panes(pb::ListPanesRequest {
-            layout_id: got.layout.unwrap().layout_id,
+            layout_id: got.the_layout().clone().layout_id,
             ..Default::default()
         })
         .await
@@ -436,7 +436,7 @@ async fn concurrent_recreates_make_exactly_one_successor_and_keys_replay() {
     assert_eq!(all.iter().filter(|p| p.predecessor_id == target).count(), 1);
 
     // Idempotency keys replay the successor they made.
-    let other = got.panes[1].pane_id.clone();
+    let other = got.panes()[1].pane_id.clone();
     c.remove_pane(pb::RemovePaneRequest {
         pane_id: other.clone(),
     })
@@ -457,9 +457,9 @@ async fn concurrent_recreates_make_exactly_one_successor_and_keys_replay() {
 async fn the_chain_depth_is_bounded() {
     let d = Daemon::start_with(Setup::default().config("settle_window_ms: 20")).await;
     let got = d.create_settled("1m+2s", "deep").await;
-    let layout_id = got.layout.unwrap().layout_id;
+    let layout_id = got.the_layout().clone().layout_id;
     let mut c = d.client().await;
-    let mut pred = got.panes[0].pane_id.clone();
+    let mut pred = got.panes()[0].pane_id.clone();
     for _ in 1..=15 {
         c.remove_pane(pb::RemovePaneRequest {
             pane_id: pred.clone(),

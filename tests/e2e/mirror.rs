@@ -16,8 +16,10 @@ fn mirror_sequences(path: &Path) -> Result<Vec<u64>, String> {
         .map(|l| {
             let v: serde_json::Value =
                 serde_json::from_str(l).map_err(|e| format!("{e}: {l:?}"))?;
+            // proto3 JSON writes a uint64 as a decimal string.
             v["sequence"]
-                .as_u64()
+                .as_str()
+                .and_then(|s| s.parse().ok())
                 .ok_or_else(|| format!("no sequence: {l}"))
         })
         .collect()

@@ -208,8 +208,8 @@ async fn a_create_survives_a_tmux_server_that_exits_under_it() {
     // The server exits while the command is in flight, as it does when its
     // last session is removed at that moment.
     signal(pid, Signal::SIGKILL);
-    let got = d.settled(&r.layout_id).await;
-    let layout = got.layout.unwrap();
+    let got = d.settled(&r.layout_id()).await;
+    let layout = got.the_layout().clone();
     assert_eq!(
         layout.state(),
         pb::LayoutState::Ready,
@@ -233,8 +233,8 @@ async fn layout_behind_a_hung_tmux(d: &Daemon) -> (String, HashSet<String>) {
         .await
         .expect("create")
         .into_inner();
-    let got = d.settled(&r.layout_id).await;
-    let layout = got.layout.unwrap();
+    let got = d.settled(&r.layout_id()).await;
+    let layout = got.the_layout().clone();
     assert_eq!(layout.state(), pb::LayoutState::Failed);
     assert!(
         layout
@@ -244,7 +244,7 @@ async fn layout_behind_a_hung_tmux(d: &Daemon) -> (String, HashSet<String>) {
     );
     signal(pid, Signal::SIGCONT);
     let owners = layout.panes.iter().map(|p| p.pane_id.clone()).collect();
-    (r.layout_id, owners)
+    (r.layout_id(), owners)
 }
 
 const HUNG: &str = "stage_timeout_ms: 700\nretry_backoff_ms: [50, 50]\npending_ttl_ms: 1500";
@@ -295,7 +295,7 @@ async fn the_sweep_kills_the_panes_a_hung_tmux_created_late() {
     .await;
     tmux_ok(d.tmux(&["has-session", "-t", "=keep"]));
     let got = d.layout(&layout_id).await;
-    assert_eq!(got.layout.unwrap().state(), pb::LayoutState::Failed);
+    assert_eq!(got.the_layout().clone().state(), pb::LayoutState::Failed);
 }
 
 #[tokio::test]

@@ -34,14 +34,14 @@ async fn paging_layouts_and_panes_returns_every_row_once_in_order() {
             req.launch_command_overrides
                 .insert(format!("r:p{i}.only"), "crash".into());
         }
-        ids.push(c.create_layout(req).await.unwrap().into_inner().layout_id);
+        ids.push(c.create_layout(req).await.unwrap().into_inner().layout_id());
     }
     ids.push(
         c.create_layout(create("1m+2s", "big"))
             .await
             .unwrap()
             .into_inner()
-            .layout_id,
+            .layout_id(),
     );
     for id in &ids {
         d.settled(id).await;
@@ -79,7 +79,7 @@ async fn paging_layouts_and_panes_returns_every_row_once_in_order() {
         .map(|l| {
             (
                 rank(l.state),
-                std::cmp::Reverse(l.created_at.clone() + &l.layout_id),
+                std::cmp::Reverse(agenttower::time::rfc3339(l.create_time.as_ref()) + &l.layout_id),
             )
         })
         .collect();
@@ -99,7 +99,7 @@ async fn paging_layouts_and_panes_returns_every_row_once_in_order() {
     // A state filter.
     let degraded = c
         .list_layouts(pb::ListLayoutsRequest {
-            state: pb::LayoutState::Degraded as i32,
+            states: vec![pb::LayoutState::Degraded as i32],
             ..Default::default()
         })
         .await

@@ -30,8 +30,8 @@ async fn kill_9_during_a_spawn_then_restart_settles_every_pane_once() {
     .await;
     d.kill9();
     d.restart().await;
-    let got = d.settled(&r.layout_id).await;
-    for p in &got.panes {
+    let got = d.settled(&r.layout_id()).await;
+    for p in got.panes() {
         assert_ne!(p.state(), pb::PaneState::Creating);
         assert!(!p.pending_marker);
     }
@@ -41,7 +41,7 @@ async fn kill_9_during_a_spawn_then_restart_settles_every_pane_once() {
         .map(String::from)
         .collect();
     assert_eq!(tmux.len(), 3, "{tmux:?}");
-    let ids: HashSet<_> = got.panes.iter().map(|p| p.tmux_pane_id.clone()).collect();
+    let ids: HashSet<_> = got.panes().iter().map(|p| p.tmux_pane_id.clone()).collect();
     assert_eq!(ids, tmux.into_iter().collect::<HashSet<_>>());
     let agents = d
         .client()
@@ -60,7 +60,7 @@ async fn kill_9_during_a_spawn_then_restart_settles_every_pane_once() {
     let events = d.all_events().await;
     let seqs: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
-    for p in &got.panes {
+    for p in got.panes() {
         let last = events
             .iter()
             .rev()
@@ -68,10 +68,7 @@ async fn kill_9_during_a_spawn_then_restart_settles_every_pane_once() {
                 e.pane_id == p.pane_id && e.event_type() == pb::EventType::ManagedPaneStateChanged
             })
             .expect("a state change event");
-        assert_eq!(
-            payload(last)["to"],
-            format!("{:?}", p.state()).to_lowercase()
-        );
+        assert_eq!(payload(last)["to_state"], p.state().as_str_name());
     }
 }
 
@@ -79,7 +76,7 @@ async fn kill_9_during_a_spawn_then_restart_settles_every_pane_once() {
 async fn a_pane_killed_while_the_daemon_was_down_is_failed_at_boot() {
     let mut d = Daemon::start().await;
     let got = d.create_settled("1m+2s", "gone").await;
-    let victim = got.panes[1].clone();
+    let victim = got.panes()[1].clone();
     d.kill9();
     tmux_ok(d.tmux(&["kill-pane", "-t", &victim.tmux_pane_id]));
     d.restart().await;
@@ -90,11 +87,11 @@ async fn a_pane_killed_while_the_daemon_was_down_is_failed_at_boot() {
         (pb::PaneState::Failed, pb::FailedStage::RecoveryReattach)
     );
     assert!(v.hint.contains("recreate"));
-    for other in [&got.panes[0], &got.panes[2]] {
+    for other in [&got.panes()[0], &got.panes()[2]] {
         assert_eq!(d.pane(&other.pane_id).await.state(), pb::PaneState::Ready);
     }
     let layout = d
-        .settled(&got.layout.unwrap().layout_id)
+        .settled(&got.the_layout().clone().layout_id)
         .await
         .layout
         .unwrap();
@@ -149,12 +146,12 @@ async fn a_container_whose_listing_fails_at_boot_is_left_untouched() {
     let _resume = Resume(c1_server);
     tmux_ok(d.tmux(&["kill-server"]));
     d.restart().await;
-    for p in &kept.panes {
+    for p in kept.panes() {
         let now = d.pane(&p.pane_id).await;
         assert_eq!(now.state(), pb::PaneState::Ready);
-        assert_eq!(now.updated_at, p.updated_at, "c1's rows were touched");
+        assert_eq!(now.update_time, p.update_time, "c1's rows were touched");
     }
-    for p in &local.panes {
+    for p in local.panes() {
         assert_eq!(
             d.pane(&p.pane_id).await.failed_stage(),
             pb::FailedStage::RecoveryReattach
@@ -175,7 +172,7 @@ async fn the_health_watcher_notices_a_dead_launch_command_and_a_vanished_pane() 
     req.launch_command_overrides
         .insert("slave:hw.s1".into(), "talker".into());
     let got = d.create_and_settle(req).await;
-    let (s1, s2) = (got.panes[1].clone(), got.panes[2].clone());
+    let (s1, s2) = (got.panes()[1].clone(), got.panes()[2].clone());
     // Kill the launch command behind the daemon's back.
     let pid = tmux_ok(d.tmux(&[
         "display-message",
@@ -209,7 +206,7 @@ async fn the_health_watcher_notices_a_dead_launch_command_and_a_vanished_pane() 
         (pb::PaneState::Failed, pb::FailedStage::RecoveryReattach)
     );
     assert_eq!(
-        d.pane(&got.panes[0].pane_id).await.state(),
+        d.pane(&got.panes()[0].pane_id).await.state(),
         pb::PaneState::Ready
     );
 }
@@ -228,8 +225,8 @@ async fn the_sweep_fails_stale_creating_panes_and_the_pipeline_does_not_clobber_
         .await
         .unwrap()
         .into_inner();
-    let got = d.settled(&r.layout_id).await;
-    for p in &got.panes {
+    let got = d.settled(&r.layout_id()).await;
+    for p in got.panes() {
         assert_eq!(p.state(), pb::PaneState::Failed, "{p:?}");
         assert!(!p.pending_marker);
         assert!(p.failure_reason.contains("TTL"), "{}", p.failure_reason);
@@ -254,15 +251,15 @@ async fn the_sweep_fails_stale_creating_panes_and_the_pipeline_does_not_clobber_
         .unwrap()
         .into_inner()
         .agents;
-    let again = d.settled(&r.layout_id).await;
-    for (a, b) in got.panes.iter().zip(&again.panes) {
-        assert_eq!((a.state(), &a.updated_at), (b.state(), &b.updated_at));
+    let again = d.settled(&r.layout_id()).await;
+    for (a, b) in got.panes().iter().zip(again.panes()) {
+        assert_eq!((a.state(), &a.update_time), (b.state(), &b.update_time));
     }
     assert!(
         agents.is_empty()
             || agents
                 .iter()
-                .all(|a| !got.panes.iter().any(|p| p.agent_id == a.agent_id))
+                .all(|a| !got.panes().iter().any(|p| p.agent_id == a.agent_id))
     );
 }
 
@@ -280,11 +277,11 @@ async fn the_sweep_never_touches_a_pane_that_became_ready_in_time() {
         (std::time::Instant::now() >= until).then_some(())
     })
     .await;
-    let again = d.settled(&got.layout.unwrap().layout_id).await;
-    for (a, b) in got.panes.iter().zip(&again.panes) {
+    let again = d.settled(&got.the_layout().clone().layout_id).await;
+    for (a, b) in got.panes().iter().zip(again.panes()) {
         assert_eq!(
-            (b.state(), &b.updated_at),
-            (pb::PaneState::Ready, &a.updated_at)
+            (b.state(), &b.update_time),
+            (pb::PaneState::Ready, &a.update_time)
         );
     }
     let failed = d
@@ -292,7 +289,8 @@ async fn the_sweep_never_touches_a_pane_that_became_ready_in_time() {
         .await
         .iter()
         .filter(|e| {
-            e.event_type() == pb::EventType::ManagedPaneStateChanged && payload(e)["to"] == "failed"
+            e.event_type() == pb::EventType::ManagedPaneStateChanged
+                && payload(e)["to_state"] == "PANE_STATE_FAILED"
         })
         .count();
     assert_eq!(failed, 0);

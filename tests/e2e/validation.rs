@@ -290,7 +290,7 @@ async fn a_live_layouts_session_name_is_a_conflict_while_creating_and_after() {
         .into_inner();
     let (_, e) = err(c.create_layout(create("2m+2s", "same")).await);
     assert_eq!(e.reason, "managed_session_name_conflict");
-    d.settled(&first.layout_id).await;
+    d.settled(&first.layout_id()).await;
     let (_, e) = err(c.create_layout(create("2m+2s", "same")).await);
     assert_eq!(e.reason, "managed_session_name_conflict");
 }

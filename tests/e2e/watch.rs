@@ -25,7 +25,7 @@ async fn a_watcher_sees_every_event_of_a_layout_in_order_and_a_replay_gets_the_s
         .await
         .unwrap()
         .into_inner()
-        .layout_id;
+        .layout_id();
     let seen = events_until(&mut live, |e| layout_became(e, &id, "ready")).await;
     assert_eq!(
         seen[0].event_type(),
@@ -90,7 +90,7 @@ async fn a_watcher_sees_every_event_of_a_layout_in_order_and_a_replay_gets_the_s
 async fn filters_select_by_pane_and_event_type_and_bad_filters_are_refused() {
     let d = Daemon::start().await;
     let layout = d.create_settled("1m+2s", "f").await;
-    let pane = &layout.panes[1];
+    let pane = &layout.panes()[1];
     let mut by_pane = d
         .watch(pb::WatchEventsRequest {
             pane_id: pane.pane_id.clone(),
@@ -100,7 +100,7 @@ async fn filters_select_by_pane_and_event_type_and_bad_filters_are_refused() {
         .await;
     let e = next_event(&mut by_pane).await;
     assert_eq!(e.pane_id, pane.pane_id);
-    assert_eq!(payload(&e)["to"], "ready");
+    assert_eq!(payload(&e)["to_state"], "PANE_STATE_READY");
 
     let mut c = d.client().await;
     let (code, e) = err(c
@@ -169,7 +169,7 @@ async fn a_hundred_watchers_and_a_stalled_one_all_get_every_event_in_order() {
     let tiny = agenttower::client::endpoint()
         .initial_stream_window_size(1024)
         .initial_connection_window_size(1024);
-    let mut stalled = agenttower::client::ManagedSessionsClient::new(
+    let mut stalled = agenttower::client::ManagedSessionsServiceClient::new(
         agenttower::client::connect_with(d.socket(), tiny)
             .await
             .unwrap(),
@@ -267,7 +267,7 @@ async fn a_watcher_resumes_across_a_daemon_restart_without_gap_or_duplicate() {
         .await
         .unwrap()
         .into_inner()
-        .layout_id;
+        .layout_id();
     let mut seen = events_until(&mut s, |e| layout_became(e, &first, "ready")).await;
 
     assert!(d.terminate().await.success(), "{}", d.log());

@@ -188,7 +188,7 @@ async fn undecodable_requests_are_validation_failures_naming_the_request() {
     // A valid body reaches the handler: the raw path is sound.
     let status = raw_call(
         &d,
-        "/agenttower.v1.ManagedSessions/GetLayout",
+        "/agenttower.v1.ManagedSessionsService/GetLayout",
         b"\x0a\x04nope",
     )
     .await;
@@ -197,24 +197,24 @@ async fn undecodable_requests_are_validation_failures_naming_the_request() {
     let cases: [(&'static str, &[u8], &str); 4] = [
         // GetLayoutRequest.layout_id holding the bytes ff fe.
         (
-            "/agenttower.v1.ManagedSessions/GetLayout",
+            "/agenttower.v1.ManagedSessionsService/GetLayout",
             b"\x0a\x02\xff\xfe",
             "UTF-8",
         ),
         // A five-byte string with one byte present.
         (
-            "/agenttower.v1.ManagedSessions/GetLayout",
+            "/agenttower.v1.ManagedSessionsService/GetLayout",
             b"\x0a\x05a",
             "buffer underflow",
         ),
         (
-            "/agenttower.v1.ManagedSessions/WatchEvents",
+            "/agenttower.v1.ManagedSessionsService/WatchEvents",
             b"\x1a\x02\xff\xfe",
             "UTF-8",
         ),
         // A varint field with no value, on the host-only service too.
         (
-            "/agenttower.v1.AppManagedSessions/GetVersion",
+            "/agenttower.v1.AppManagedSessionsService/GetVersion",
             b"\x08",
             "invalid varint",
         ),

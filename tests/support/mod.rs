@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use agenttower::client::{ApiError, ManagedSessionsClient, api_error};
+use agenttower::client::{ApiError, ManagedSessionsServiceClient, api_error};
 use agenttower::pb;
 
 /// How long a poll waits before the test fails.
@@ -214,7 +214,7 @@ impl Daemon {
         let deadline = Instant::now() + DEADLINE;
         loop {
             if let Ok(ch) = agenttower::client::connect(self.socket()).await {
-                let mut c = ManagedSessionsClient::new(ch);
+                let mut c = ManagedSessionsServiceClient::new(ch);
                 if c.list_containers(pb::ListContainersRequest::default())
                     .await
                     .is_ok()
@@ -243,8 +243,8 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
-    pub async fn client(&self) -> ManagedSessionsClient {
-        ManagedSessionsClient::new(
+    pub async fn client(&self) -> ManagedSessionsServiceClient {
+        ManagedSessionsServiceClient::new(
             agenttower::client::connect(self.socket())
                 .await
                 .expect("connect"),
@@ -423,7 +423,7 @@ impl Daemon {
             .await
             .expect("create")
             .into_inner();
-        self.settled(&r.layout_id).await
+        self.settled(&r.layout_id()).await
     }
 
     /// Creates a layout of `template` on `local` and waits until it settles.
@@ -569,9 +569,12 @@ pub async fn events_until(
 
 /// Whether `e` says layout `layout_id` became `state`.
 pub fn layout_became(e: &pb::LifecycleEvent, layout_id: &str, state: &str) -> bool {
-    e.event_type() == pb::EventType::ManagedLayoutStateChanged
-        && e.layout_id == layout_id
-        && payload(e)["to"] == state
+    use agenttower::names::ShortName as _;
+    matches!(
+        &e.payload,
+        Some(pb::lifecycle_event::Payload::ManagedLayoutStateChanged(p))
+            if e.layout_id == layout_id && p.to_state().short_name() == state
+    )
 }
 
 /// The sequences of `events`.
@@ -579,9 +582,11 @@ pub fn sequences(events: &[pb::LifecycleEvent]) -> Vec<u64> {
     events.iter().map(|e| e.sequence).collect()
 }
 
-/// The event payload as JSON.
+/// The event's payload member (named like its type) as proto3 JSON.
 pub fn payload(e: &pb::LifecycleEvent) -> serde_json::Value {
-    serde_json::from_str(&e.payload_json).expect("payload is JSON")
+    use agenttower::names::ShortName as _;
+    let mut v = serde_json::to_value(e).expect("an event encodes");
+    v[e.event_type().short_name()].take()
 }
 
 impl Daemon {
@@ -643,5 +648,35 @@ impl Daemon {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+}
+
+/// Shorthands over the 1.0 answer shapes, where a layout answer carries
+/// its panes inside `layout` (and nothing twice).
+pub trait LayoutAnswer {
+    /// The answer's layout (a default one if the daemon sent none).
+    fn the_layout(&self) -> &pb::Layout;
+    fn panes(&self) -> &[pb::Pane] {
+        &self.the_layout().panes
+    }
+    fn layout_id(&self) -> String {
+        self.the_layout().layout_id.clone()
+    }
+    fn state(&self) -> pb::LayoutState {
+        self.the_layout().state()
+    }
+}
+
+static NO_LAYOUT: std::sync::LazyLock<pb::Layout> = std::sync::LazyLock::new(Default::default);
+
+impl LayoutAnswer for pb::GetLayoutResponse {
+    fn the_layout(&self) -> &pb::Layout {
+        self.layout.as_ref().unwrap_or(&NO_LAYOUT)
+    }
+}
+
+impl LayoutAnswer for pb::CreateLayoutResponse {
+    fn the_layout(&self) -> &pb::Layout {
+        self.layout.as_ref().unwrap_or(&NO_LAYOUT)
     }
 }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agenttower::client::{self, ManagedSessionsClient};
+use agenttower::client::{self, ManagedSessionsServiceClient};
 use agenttower::pb;
 use tokio::sync::mpsc;
 
@@ -35,7 +35,7 @@ pub(crate) struct Snapshot {
 #[derive(Debug)]
 pub(crate) enum Server {
     Snapshot(Snapshot),
-    Event(pb::LifecycleEvent),
+    Event(Box<pb::LifecycleEvent>),
     /// A layout refetched after one of its events.
     Layout(Box<pb::Layout>),
     /// The daemon went away; reconnecting.
@@ -124,8 +124,9 @@ async fn session(
     out: &mpsc::Sender<Server>,
     requests: &mut mpsc::Receiver<Request>,
 ) -> Result<(), String> {
-    let mut c =
-        ManagedSessionsClient::new(client::connect(socket).await.map_err(|e| e.to_string())?);
+    let mut c = ManagedSessionsServiceClient::new(
+        client::connect(socket).await.map_err(|e| e.to_string())?,
+    );
     let lost = |s: tonic::Status| s.message().to_string();
     // The tail first: its newest sequence is where the stream starts, so
     // nothing between the snapshot and the stream is lost.
@@ -198,7 +199,7 @@ async fn session(
                 };
                 let layout_id = e.layout_id.clone();
                 *after = Some(e.sequence);
-                if out.send(Server::Event(e)).await.is_err() {
+                if out.send(Server::Event(Box::new(e))).await.is_err() {
                     return Ok(());
                 }
                 if !layout_id.is_empty() {
@@ -219,8 +220,11 @@ async fn session(
     }
 }
 
-/// Every layout (all pages), each with all its panes (all pages).
-async fn all_layouts(c: &mut ManagedSessionsClient) -> Result<Vec<pb::Layout>, tonic::Status> {
+/// Every layout (all pages), each with all its panes (all pages):
+/// ListLayouts answers layouts without panes, so ListPanes fills them in.
+async fn all_layouts(
+    c: &mut ManagedSessionsServiceClient,
+) -> Result<Vec<pb::Layout>, tonic::Status> {
     let mut layouts = Vec::new();
     let mut token = String::new();
     loop {
@@ -264,7 +268,7 @@ async fn all_layouts(c: &mut ManagedSessionsClient) -> Result<Vec<pb::Layout>, t
 }
 
 async fn fetch_layout(
-    c: &mut ManagedSessionsClient,
+    c: &mut ManagedSessionsServiceClient,
     layout_id: &str,
 ) -> Result<pb::Layout, tonic::Status> {
     let r = c
@@ -274,13 +278,12 @@ async fn fetch_layout(
         })
         .await?
         .into_inner();
-    let mut layout = r.layout.unwrap_or_default();
-    layout.panes = r.panes;
-    Ok(layout)
+    // GetLayout answers the layout with its panes.
+    Ok(r.layout.unwrap_or_default())
 }
 
 /// Runs one request and says how it went.
-async fn perform(c: &mut ManagedSessionsClient, r: Request) -> Server {
+async fn perform(c: &mut ManagedSessionsServiceClient, r: Request) -> Server {
     let result = match r {
         Request::Create {
             container_id,

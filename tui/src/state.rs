@@ -138,7 +138,7 @@ impl App {
         v.sort_by(|a, b| {
             state_rank(a.state())
                 .cmp(&state_rank(b.state()))
-                .then_with(|| b.created_at.cmp(&a.created_at))
+                .then_with(|| layout_created(b).cmp(&layout_created(a)))
                 .then_with(|| b.layout_id.cmp(&a.layout_id))
         });
         v
@@ -158,7 +158,7 @@ impl App {
         let mut slots: BTreeMap<u32, &pb::Pane> = BTreeMap::new();
         for p in &layout.panes {
             let newer = slots.get(&p.tmux_pane_index).is_none_or(|cur| {
-                (p.chain_depth, &p.created_at) > (cur.chain_depth, &cur.created_at)
+                (p.chain_depth, pane_created(p)) > (cur.chain_depth, pane_created(cur))
             });
             if newer {
                 slots.insert(p.tmux_pane_index, p);
@@ -196,7 +196,7 @@ impl App {
                     self.push_event(e);
                 }
             }
-            Server::Event(e) => self.push_event(e),
+            Server::Event(e) => self.push_event(*e),
             Server::Layout(l) => {
                 self.layouts.insert(l.layout_id.clone(), *l);
             }
@@ -438,18 +438,24 @@ pub(crate) fn hint_for(code: &str) -> &'static str {
     }
 }
 
-/// `PANE_STATE_READY` → `ready`.
-pub(crate) fn enum_name(full: &str, prefix: &str) -> String {
-    full.trim_start_matches(prefix).to_ascii_lowercase()
+/// A layout's creation time as a sortable key (unset sorts first).
+fn layout_created(l: &pb::Layout) -> Option<(i64, i32)> {
+    l.create_time.as_ref().map(|t| (t.seconds, t.nanos))
 }
 
-/// How long ago `timestamp` (RFC 3339) was, compactly: `42s`, `5m`, `3h`, `2d`.
-pub(crate) fn age(now: OffsetDateTime, timestamp: &str) -> String {
-    let Ok(t) = OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
-    else {
+/// A pane's creation time as a sortable key (unset sorts first).
+fn pane_created(p: &pb::Pane) -> Option<(i64, i32)> {
+    p.create_time.as_ref().map(|t| (t.seconds, t.nanos))
+}
+
+/// How long ago a wire timestamp's `seconds` (Unix time) was, compactly:
+/// `42s`, `5m`, `3h`, `2d`; `?` when unset. Callers pass
+/// `x.create_time.as_ref().map(|t| t.seconds)`.
+pub(crate) fn age(now: OffsetDateTime, seconds: Option<i64>) -> String {
+    let Some(seconds) = seconds else {
         return "?".into();
     };
-    let secs = (now - t).whole_seconds().max(0);
+    let secs = (now.unix_timestamp() - seconds).max(0);
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m", secs / 60),
@@ -475,7 +481,7 @@ mod tests {
     fn events_are_kept_once_in_order_across_a_replay() {
         let mut app = App::new("s".into(), OffsetDateTime::UNIX_EPOCH);
         for s in [1, 2, 3] {
-            app.apply(Server::Event(event(s)));
+            app.apply(Server::Event(Box::new(event(s))));
         }
         app.apply(Server::Lost("gone".into()));
         assert_eq!(
@@ -490,7 +496,7 @@ mod tests {
             tail: vec![event(2), event(3)],
             ..Default::default()
         }));
-        app.apply(Server::Event(event(4)));
+        app.apply(Server::Event(Box::new(event(4))));
         let seqs: Vec<u64> = app.events.iter().map(|e| e.sequence).collect();
         assert_eq!(seqs, [1, 2, 3, 4]);
         assert_eq!(app.link, Link::Connected);
@@ -500,7 +506,7 @@ mod tests {
     fn the_event_log_is_bounded() {
         let mut app = App::new("s".into(), OffsetDateTime::UNIX_EPOCH);
         for s in 1..=(EVENT_LOG_LINES as u64 + 50) {
-            app.apply(Server::Event(event(s)));
+            app.apply(Server::Event(Box::new(event(s))));
         }
         assert_eq!(app.events.len(), EVENT_LOG_LINES);
         assert_eq!(app.events.front().unwrap().sequence, 51);
@@ -513,11 +519,17 @@ mod tests {
             &time::format_description::well_known::Rfc3339,
         )
         .unwrap();
-        assert_eq!(age(now, "2026-11-22T09:59:18.500Z"), "41s");
-        assert_eq!(age(now, "2026-11-22T09:55:00.000Z"), "5m");
-        assert_eq!(age(now, "2026-11-22T07:00:00.000Z"), "3h");
-        assert_eq!(age(now, "2026-11-20T10:00:00.000Z"), "2d");
-        assert_eq!(age(now, "garbage"), "?");
+        let ago = |text: &str| age(now, agenttower::time::from_rfc3339(text).map(|t| t.seconds));
+        assert_eq!(ago("2026-11-22T09:59:19.000Z"), "41s");
+        assert_eq!(ago("2026-11-22T09:55:00.000Z"), "5m");
+        assert_eq!(ago("2026-11-22T07:00:00.000Z"), "3h");
+        assert_eq!(ago("2026-11-20T10:00:00.000Z"), "2d");
+        assert_eq!(
+            ago("2026-11-22T10:00:30.000Z"),
+            "0s",
+            "clock skew is not negative"
+        );
+        assert_eq!(age(now, None), "?");
     }
 
     #[test]

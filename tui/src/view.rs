@@ -1,7 +1,9 @@
 //! Drawing. `impl Widget for &App` renders the whole screen from the view
 //! model and never changes it.
 
+use agenttower::names::ShortName as _;
 use agenttower::pb;
+use agenttower::pb::lifecycle_event::Payload;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize as _};
@@ -11,7 +13,7 @@ use ratatui::widgets::{
 };
 
 use crate::input::{Field, HELP};
-use crate::state::{App, CreateForm, Focus, Link, Mode, Status, age, enum_name};
+use crate::state::{App, CreateForm, Focus, Link, Mode, Status, age};
 
 fn layout_colour(s: pb::LayoutState) -> Color {
     match s {
@@ -36,8 +38,69 @@ fn pane_colour(s: pb::PaneState) -> Color {
 fn stage(s: pb::FailedStage) -> String {
     match s {
         pb::FailedStage::Unspecified => String::new(),
-        s => enum_name(s.as_str_name(), "FAILED_STAGE_"),
+        s => s.short_name(),
     }
+}
+
+/// What an event says, in a few words: a state change as `from → to`, with
+/// the stage and reason of a failure; any other payload as its compact
+/// proto3 JSON (the member named like the event type, without the fields
+/// left at their defaults); nothing for a type newer than the console.
+fn event_summary(e: &pb::LifecycleEvent) -> String {
+    match &e.payload {
+        Some(Payload::ManagedPaneStateChanged(p)) => transition(
+            &p.from_state().short_name(),
+            &p.to_state().short_name(),
+            &stage(p.failed_stage()),
+            &p.reason,
+        ),
+        Some(Payload::ManagedLayoutStateChanged(p)) => transition(
+            &p.from_state().short_name(),
+            &p.to_state().short_name(),
+            &stage(p.failed_stage()),
+            "",
+        ),
+        Some(_) => serde_json::to_value(e)
+            .ok()
+            .and_then(|mut v| {
+                v.get_mut(e.event_type().short_name())
+                    .map(serde_json::Value::take)
+            })
+            .map(|mut p| {
+                if let Some(fields) = p.as_object_mut() {
+                    fields.retain(|_, v| !is_default(v));
+                }
+                p.to_string()
+            })
+            .unwrap_or_default(),
+        None => String::new(),
+    }
+}
+
+/// A proto3 JSON value that says nothing: empty, zero, false or null.
+fn is_default(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// `from → to`, then `(stage: reason)` with whichever of the two is set.
+fn transition(from: &str, to: &str, stage: &str, reason: &str) -> String {
+    // A reason is daemon text (exit codes, tmux errors): one line only.
+    let reason = reason.replace(char::is_control, " ");
+    let why = match (stage.is_empty(), reason.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!(" ({stage})"),
+        (true, false) => format!(" ({reason})"),
+        (false, false) => format!(" ({stage}: {reason})"),
+    };
+    format!("{from} → {to}{why}")
 }
 
 fn panel(title: &str, focused: bool) -> Block<'static> {
@@ -89,10 +152,8 @@ impl App {
         let filter = format!(
             "container={} state={}",
             self.container_filter.as_deref().unwrap_or("all"),
-            self.state_filter.map_or("live".to_string(), |s| enum_name(
-                s.as_str_name(),
-                "LAYOUT_STATE_"
-            ))
+            self.state_filter
+                .map_or("live".to_string(), |s| s.short_name())
         );
         Line::from(vec![
             Span::raw(" AgentTower ").bold().reversed(),
@@ -108,7 +169,7 @@ impl App {
     fn containers_panel(&self, area: Rect, buf: &mut Buffer) {
         let rows = self.containers.iter().map(|c| {
             let selected = self.container_filter.as_ref() == Some(&c.container_id);
-            let state = enum_name(c.state().as_str_name(), "CONTAINER_STATE_");
+            let state = c.state().short_name();
             let name = if c.name.is_empty() {
                 &c.container_id
             } else {
@@ -135,13 +196,12 @@ impl App {
                 Cell::from(l.tmux_session_name.clone()),
                 Cell::from(l.template_name.clone()),
                 Cell::from(l.container_id.clone()),
-                Cell::from(enum_name(l.state().as_str_name(), "LAYOUT_STATE_"))
-                    .style(Style::new().fg(layout_colour(l.state()))),
+                Cell::from(l.state().short_name()).style(Style::new().fg(layout_colour(l.state()))),
                 Cell::from(format!(
                     "{}/{} ready",
                     l.ready_pane_count, l.intended_pane_count
                 )),
-                Cell::from(age(self.now, &l.created_at)),
+                Cell::from(age(self.now, l.create_time.as_ref().map(|t| t.seconds))),
             ])
         });
         let table = Table::new(
@@ -188,10 +248,9 @@ impl App {
                 Cell::from(p.label.clone()),
                 Cell::from(p.role.clone()),
                 Cell::from(p.tmux_pane_id.clone()),
-                Cell::from(enum_name(p.state().as_str_name(), "PANE_STATE_"))
-                    .style(Style::new().fg(pane_colour(p.state()))),
+                Cell::from(p.state().short_name()).style(Style::new().fg(pane_colour(p.state()))),
                 Cell::from(stage(p.failed_stage())),
-                Cell::from(age(self.now, &p.created_at)),
+                Cell::from(age(self.now, p.create_time.as_ref().map(|t| t.seconds))),
                 Cell::from(short_id(&p.agent_id)),
                 Cell::from(p.hint.clone()),
             ])
@@ -250,12 +309,6 @@ impl App {
             .take(height)
             .rev()
             .map(|e| {
-                let payload: serde_json::Value =
-                    serde_json::from_str(&e.payload_json).unwrap_or_default();
-                let what = match (payload["from"].as_str(), payload["to"].as_str()) {
-                    (Some(from), Some(to)) => format!("{from} → {to}"),
-                    _ => String::new(),
-                };
                 let subject = self
                     .pane_label(&e.pane_id)
                     .map(str::to_string)
@@ -265,16 +318,14 @@ impl App {
                             .map(|l| l.tmux_session_name.clone())
                     })
                     .unwrap_or_default();
-                let time = e.timestamp.get(11..19).unwrap_or_default();
+                let time = agenttower::time::rfc3339(e.event_time.as_ref());
+                let time = time.get(11..19).unwrap_or_default();
                 Line::from(vec![
                     Span::raw(format!("{:>6} ", e.sequence)).dark_gray(),
                     Span::raw(format!("{time} ")).dark_gray(),
-                    Span::raw(format!(
-                        "{:<36} ",
-                        enum_name(e.event_type().as_str_name(), "EVENT_TYPE_")
-                    )),
+                    Span::raw(format!("{:<36} ", e.event_type().short_name())),
                     Span::raw(format!("{subject:<14} ")).bold(),
-                    Span::raw(what),
+                    Span::raw(event_summary(e)),
                 ])
             })
             .collect();
@@ -472,7 +523,7 @@ mod tests {
             } else {
                 String::new()
             },
-            created_at: "2026-11-22T09:59:48.000Z".into(),
+            create_time: agenttower::time::from_rfc3339("2026-11-22T09:59:48.000Z"),
             ..Default::default()
         }
     }
@@ -489,28 +540,99 @@ mod tests {
                 .filter(|p| p.state() == pb::PaneState::Ready)
                 .count() as u32,
             state: state as i32,
-            created_at: "2026-11-22T09:59:48.000Z".into(),
+            create_time: agenttower::time::from_rfc3339("2026-11-22T09:59:48.000Z"),
             panes,
             ..Default::default()
         }
     }
 
-    fn event(sequence: u64, kind: pb::EventType, pane: &str, payload: &str) -> pb::LifecycleEvent {
+    fn event(
+        sequence: u64,
+        kind: pb::EventType,
+        pane: &str,
+        payload: Payload,
+    ) -> pb::LifecycleEvent {
         pb::LifecycleEvent {
             sequence,
             event_type: kind as i32,
             layout_id: "L1".into(),
             pane_id: pane.into(),
-            timestamp: format!("2026-11-22T09:59:{:02}.000Z", 48 + sequence),
-            payload_json: payload.into(),
+            event_time: agenttower::time::from_rfc3339(&format!(
+                "2026-11-22T09:59:{:02}.000Z",
+                48 + sequence
+            )),
+            payload: Some(payload),
             ..Default::default()
         }
+    }
+
+    fn layout_created() -> Payload {
+        Payload::ManagedLayoutCreated(pb::ManagedLayoutCreated {
+            template_name: "1m+2s".into(),
+            tmux_session_name: "work".into(),
+            intended_pane_count: 3,
+            idempotency_key: String::new(),
+        })
+    }
+
+    fn pane_changed(
+        from: pb::PaneState,
+        to: pb::PaneState,
+        stage: pb::FailedStage,
+        reason: &str,
+    ) -> Payload {
+        Payload::ManagedPaneStateChanged(pb::ManagedPaneStateChanged {
+            from_state: from as i32,
+            to_state: to as i32,
+            failed_stage: stage as i32,
+            reason: reason.into(),
+            ..Default::default()
+        })
     }
 
     fn draw(app: &App) -> TestBackend {
         let mut terminal = Terminal::new(TestBackend::new(110, 32)).unwrap();
         terminal.draw(|f| f.render_widget(app, f.area())).unwrap();
         terminal.backend().clone()
+    }
+
+    #[test]
+    fn events_summarise_their_typed_payload() {
+        let changed = |stage, reason| {
+            event(
+                1,
+                pb::EventType::ManagedPaneStateChanged,
+                "p",
+                pane_changed(pb::PaneState::Ready, pb::PaneState::Degraded, stage, reason),
+            )
+        };
+        assert_eq!(
+            event_summary(&changed(pb::FailedStage::Unspecified, "")),
+            "ready → degraded"
+        );
+        assert_eq!(
+            event_summary(&changed(pb::FailedStage::LaunchCommand, "exit 3\n")),
+            "ready → degraded (launch_command: exit 3 )"
+        );
+        assert_eq!(
+            event_summary(&changed(pb::FailedStage::Unspecified, "removed")),
+            "ready → degraded (removed)"
+        );
+        // Any other payload: its member, as compact proto3 JSON.
+        let created = event(1, pb::EventType::ManagedLayoutCreated, "", layout_created());
+        let json: serde_json::Value = serde_json::from_str(&event_summary(&created)).unwrap();
+        assert_eq!(json["template_name"], "1m+2s");
+        assert_eq!(json["intended_pane_count"], 3);
+        assert!(
+            json.get("idempotency_key").is_none(),
+            "defaults left out: {json}"
+        );
+        // A type newer than the console: a number and no payload.
+        let unknown = pb::LifecycleEvent {
+            event_type: 99,
+            ..Default::default()
+        };
+        assert_eq!(event_summary(&unknown), "");
     }
 
     #[test]
@@ -529,19 +651,24 @@ mod tests {
                 pane("work.s2", 2, pb::PaneState::Creating),
             ],
         ))));
-        app.apply(Server::Event(event(
+        app.apply(Server::Event(Box::new(event(
             1,
             pb::EventType::ManagedLayoutCreated,
             "",
-            "{}",
-        )));
+            layout_created(),
+        ))));
         for (seq, label) in [(2, "work.m1"), (3, "work.s1")] {
-            app.apply(Server::Event(event(
+            app.apply(Server::Event(Box::new(event(
                 seq,
                 pb::EventType::ManagedPaneStateChanged,
                 &format!("p-{label}"),
-                r#"{"from":"creating","to":"ready"}"#,
-            )));
+                pane_changed(
+                    pb::PaneState::Creating,
+                    pb::PaneState::Ready,
+                    pb::FailedStage::Unspecified,
+                    "",
+                ),
+            ))));
         }
         insta::assert_snapshot!(draw(&app));
     }
@@ -563,6 +690,29 @@ mod tests {
         );
         l.failed_stage = pb::FailedStage::LogAttach as i32;
         app.apply(Server::Layout(Box::new(l)));
+        app.apply(Server::Event(Box::new(event(
+            4,
+            pb::EventType::ManagedPaneStateChanged,
+            "p-work.s2",
+            pane_changed(
+                pb::PaneState::Creating,
+                pb::PaneState::Degraded,
+                pb::FailedStage::LogAttach,
+                "pipe-pane failed: no such directory",
+            ),
+        ))));
+        app.apply(Server::Event(Box::new(event(
+            5,
+            pb::EventType::ManagedLayoutStateChanged,
+            "",
+            Payload::ManagedLayoutStateChanged(pb::ManagedLayoutStateChanged {
+                from_state: pb::LayoutState::Creating as i32,
+                to_state: pb::LayoutState::Degraded as i32,
+                failed_stage: pb::FailedStage::LogAttach as i32,
+                ready_pane_count: 2,
+                intended_pane_count: 3,
+            }),
+        ))));
         app.act(Action::SwitchFocus);
         app.act(Action::Down);
         app.act(Action::Down);
@@ -593,12 +743,12 @@ mod tests {
     #[test]
     fn reconnecting() {
         let mut app = app();
-        app.apply(Server::Event(event(
+        app.apply(Server::Event(Box::new(event(
             7,
             pb::EventType::ManagedLayoutCreated,
             "",
-            "{}",
-        )));
+            layout_created(),
+        ))));
         app.apply(Server::Lost("connection refused".into()));
         insta::assert_snapshot!(draw(&app));
     }

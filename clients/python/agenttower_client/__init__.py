@@ -1,41 +1,62 @@
 """Talk to agenttowerd from Python: connect over its Unix socket, call the
 generated stubs, and read closed-set errors back out of a failed call.
 
-    from agenttower_client import connect, ApiError, pb
+    from agenttower_client import connect, ApiError, pb, short_name
 
     tower = connect()                      # same default socket as the daemon
-    layouts = tower.managed.ListLayouts(pb.ListLayoutsRequest())
+    for layout in tower.managed.ListLayouts(pb.ListLayoutsRequest()).layouts:
+        print(layout.tmux_session_name, short_name(pb.LayoutState, layout.state),
+              layout.create_time.ToJsonString())
     try:
         tower.managed.GetPane(pb.GetPaneRequest(pane_id="bogus"))
     except ApiError as e:
         print(e.code, e.details)           # managed_pane_not_found {'pane_id': 'bogus'}
 
-`pb` is the generated `agenttower.v1` messages (`types_pb2` and
-`managed_sessions_pb2` merged); the stubs are `managed_sessions_pb2_grpc`.
-Every call made through `Clients` raises `ApiError` (a subclass of
-`grpc.RpcError`) when the daemon answers with a closed-set code.
+`pb` is the generated `agenttower.v1` messages and enums (`types_pb2`,
+`events_pb2` and `managed_sessions_pb2` merged); the stubs are
+`managed_sessions_pb2_grpc` (`ManagedSessionsServiceStub`,
+`AppManagedSessionsServiceStub`). Every call made through `Clients` raises
+`ApiError` (a subclass of `grpc.RpcError`) when the daemon answers with a
+closed-set code. `short_name` turns an enum value into the word the CLI and
+the logs use (`PANE_STATE_READY` → `ready`).
+
+Timestamps are `google.protobuf.Timestamp` (`.ToDatetime()`,
+`.ToJsonString()`); an event's typed payload is the `payload` oneof member
+named like its type (`event.WhichOneof("payload")`).
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import re
 import types
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Union
 
 import grpc
+from google.protobuf import descriptor as _descriptor
 from google.rpc import error_details_pb2, status_pb2
 
 try:
-    from agenttower.v1 import managed_sessions_pb2, managed_sessions_pb2_grpc, types_pb2
+    from agenttower.v1 import events_pb2, managed_sessions_pb2, managed_sessions_pb2_grpc, types_pb2
 except ImportError as e:  # pragma: no cover - a message for a missing build step
     raise ImportError(
         "the agenttower.v1 stubs are not generated: run `python clients/python/generate.py` "
         "and reinstall the package"
     ) from e
 
-__all__ = ["ApiError", "Clients", "api_error", "channel", "connect", "pb", "socket_path", "API_VERSION"]
+__all__ = [
+    "ApiError",
+    "Clients",
+    "api_error",
+    "channel",
+    "connect",
+    "pb",
+    "short_name",
+    "socket_path",
+    "API_VERSION",
+]
 
 #: The wire package this client was generated for.
 API_VERSION = "agenttower.v1"
@@ -44,7 +65,7 @@ API_VERSION = "agenttower.v1"
 pb = types.SimpleNamespace(
     **{
         k: v
-        for module in (types_pb2, managed_sessions_pb2)
+        for module in (types_pb2, events_pb2, managed_sessions_pb2)
         for k, v in vars(module).items()
         if not k.startswith("_") and k != "DESCRIPTOR"
     }
@@ -52,6 +73,32 @@ pb = types.SimpleNamespace(
 
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 _APP_DIR = "opensoft/agenttower"
+
+
+def short_name(
+    value: Union[_descriptor.EnumValueDescriptor, object], number: Optional[int] = None
+) -> str:
+    """The short name of an enum value: its name without the enum's prefix,
+    in lower case (`PANE_STATE_READY` → ``ready``), as the CLI, the console,
+    `events.jsonl` and error reasons spell it.
+
+    Takes an enum value descriptor, or an enum type and a number:
+
+        short_name(pb.PaneState, pane.state)                  # 'ready'
+        short_name(pb.EventType.DESCRIPTOR.values_by_number[3])  # 'managed_pane_created'
+
+    A number this client does not know (a newer daemon) reads ``unknown``."""
+    if number is None:
+        enum, name = value.type, value.name
+    else:
+        enum = getattr(value, "DESCRIPTOR", value)
+        known = enum.values_by_number.get(number)
+        if known is None:
+            return "unknown"
+        name = known.name
+    # PaneState → PANE_STATE_, the prefix every value name starts with.
+    prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
+    return (name[len(prefix) :] if name.startswith(prefix) else name).lower()
 
 
 def socket_path() -> str:
@@ -75,7 +122,8 @@ class ApiError(grpc.RpcError, Exception):
     """A closed-set error from the daemon (SPEC §11)."""
 
     code: str
-    """The machine code, e.g. ``managed_pane_not_found``."""
+    """The machine code, e.g. ``managed_pane_not_found``: the ErrorInfo's
+    reason, the short name of an `ErrorCode` value."""
     message: str
     details: Dict[str, str] = field(default_factory=dict)
     grpc_code: Optional[grpc.StatusCode] = None
@@ -86,8 +134,9 @@ class ApiError(grpc.RpcError, Exception):
 
 
 def api_error(error: grpc.RpcError) -> Optional[ApiError]:
-    """The closed-set error carried by a failed call (its google.rpc.ErrorInfo),
-    or None when it carries none (for example the daemon was unreachable)."""
+    """The closed-set error carried by a failed call, or None when it carries
+    none (for example the daemon was unreachable). The status details hold one
+    google.rpc.ErrorInfo: reason = the code, metadata = what failed."""
     trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
     for key, value in trailers or ():
         if key != "grpc-status-details-bin":
@@ -151,9 +200,9 @@ class Clients:
 
     channel: grpc.Channel
     managed: object
-    """ManagedSessions (host and bench containers)."""
+    """ManagedSessionsService (host and bench containers)."""
     app: object
-    """AppManagedSessions (the app bridge, host-only)."""
+    """AppManagedSessionsService (the app bridge, host-only)."""
 
     def close(self) -> None:
         self.channel.close()
@@ -168,9 +217,10 @@ class Clients:
 def channel(socket: Optional[str] = None) -> grpc.Channel:
     """A channel to the daemon's Unix socket (default: `socket_path()`).
 
-    gRPC C-core would send the percent-escaped socket path as the HTTP/2
-    `:authority`, which the daemon's HTTP/2 stack rejects as malformed; the
-    authority means nothing on a Unix socket, so it is set to `localhost`."""
+    The daemon accepts gRPC C-core's default `:authority` (the %-encoded
+    socket path), so a plain `grpc.insecure_channel("unix://...")` works too.
+    The authority means nothing on a Unix socket; this sets `localhost`, which
+    daemons built before they accepted the default also take."""
     target = f"unix://{os.path.abspath(socket or socket_path())}"
     return grpc.insecure_channel(target, options=[("grpc.default_authority", "localhost")])
 
@@ -180,6 +230,6 @@ def connect(socket: Optional[str] = None) -> Clients:
     channel_ = channel(socket)
     return Clients(
         channel=channel_,
-        managed=_Raising(managed_sessions_pb2_grpc.ManagedSessionsStub(channel_)),
-        app=_Raising(managed_sessions_pb2_grpc.AppManagedSessionsStub(channel_)),
+        managed=_Raising(managed_sessions_pb2_grpc.ManagedSessionsServiceStub(channel_)),
+        app=_Raising(managed_sessions_pb2_grpc.AppManagedSessionsServiceStub(channel_)),
     )

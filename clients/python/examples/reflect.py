@@ -3,7 +3,7 @@
 through server reflection only: no generated stubs, no .proto files.
 
     reflect.py                         # list services and their methods
-    reflect.py agenttower.v1.ManagedSessions/GetVersion '{}'
+    reflect.py agenttower.v1.ManagedSessionsService/GetVersion '{}'
 
 Uses grpcio-reflection (`pip install grpcio-reflection`), which speaks the
 v1alpha reflection service the daemon serves beside v1.

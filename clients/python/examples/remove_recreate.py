@@ -9,8 +9,9 @@ the daemon's ErrorInfo (e.g. managed_pane_not_found) and exits 2.
 
 import json
 import sys
+from datetime import timezone
 
-from agenttower_client import ApiError, connect, pb
+from agenttower_client import ApiError, connect, pb, short_name
 
 
 def main() -> int:
@@ -21,7 +22,7 @@ def main() -> int:
     with connect() as tower:
         try:
             removed = tower.managed.RemovePane(pb.RemovePaneRequest(pane_id=pane_id))
-            print(f"removed {removed.pane.label} ({pb.PaneState.Name(removed.pane.state)})")
+            print(f"removed {removed.pane.label} ({short_name(pb.PaneState, removed.pane.state)})")
             # Watch from the current end of the log so the successor's
             # events cannot slip past between the call and the stream.
             tail = tower.managed.ListEvents(pb.ListEventsRequest(newest_first=True, page_size=1))
@@ -30,7 +31,10 @@ def main() -> int:
         except ApiError as e:
             print(f"error: {e.code} {json.dumps(e.details, sort_keys=True)}", file=sys.stderr)
             return 2
-        print(f"successor {successor.pane_id} (chain depth {successor.chain_depth})")
+        print(
+            f"successor {successor.pane_id} (chain depth {successor.chain_depth}, "
+            f"created {successor.create_time.ToDatetime(timezone.utc).isoformat(timespec='seconds')})"
+        )
         stream = tower.managed.WatchEvents(
             pb.WatchEventsRequest(
                 after_sequence=after,
@@ -38,9 +42,15 @@ def main() -> int:
                 event_types=[pb.EVENT_TYPE_MANAGED_PANE_STATE_CHANGED],
             )
         )
+        to = "unknown"
         for item in stream:
-            to = json.loads(item.event.payload_json)["to"]
-            print(f"successor {to}")
+            if not item.HasField("event") or item.event.WhichOneof("payload") != "managed_pane_state_changed":
+                continue
+            change = item.event.managed_pane_state_changed
+            to = short_name(pb.PaneState, change.to_state)
+            # A degraded or failed successor says why.
+            reason = f" ({change.reason})" if change.reason and to != "ready" else ""
+            print(f"successor {to}{reason}")
             break
         stream.cancel()
         return 0 if to == "ready" else 1

@@ -12,17 +12,15 @@ use tonic::{Request, Response, Status};
 
 use agenttower::pb;
 
-use super::convert;
 use super::peer::Peer;
+use super::{convert, enums};
 use crate::error::{Error, Result};
 use crate::events::watch::Start;
 use crate::service::Services;
 use crate::service::agents::AdoptPane;
 use crate::service::create::CreateLayout;
 use crate::service::recreate::Recreate;
-use crate::store::events::EventFilter;
-use crate::store::models::{EventRow, RouteRow};
-use crate::store::{agents, containers, layouts, panes, routes};
+use crate::service::scope::Owned;
 
 /// The shared implementation behind both services.
 #[derive(Clone)]
@@ -51,105 +49,21 @@ impl Api {
         Api { svc }
     }
 
-    /// The container a call aimed at one container acts on. An empty
-    /// `container_id` means the caller's own: `local` for the host, its own
-    /// container for a container peer. A container peer naming any other
-    /// container, registered or not, gets `host_only` (no oracle).
-    async fn target(&self, peer: &Peer, input: String) -> Result<String> {
-        let Some(own) = peer.own() else {
-            return Ok(if input.is_empty() {
-                containers::LOCAL_ID.to_string()
-            } else {
-                input
-            });
-        };
-        if input.is_empty() {
-            return Ok(own.to_string());
-        }
-        match self.svc.container(&input).await {
-            Ok(c) if c.id == own => Ok(c.id),
-            Err(e @ Error::Validation { .. }) => Err(e),
-            _ => Err(Error::HostOnly),
-        }
-    }
-
-    /// The container filter a list call runs with: whatever the host asked;
-    /// for a container peer its own container, or `None` (an empty answer)
-    /// when it asked for another one. Lists are scoped silently.
-    async fn list_filter(
-        &self,
-        peer: &Peer,
-        requested: Option<String>,
-    ) -> Result<Option<Option<String>>> {
-        let Some(own) = peer.own() else {
-            return Ok(Some(requested));
-        };
-        let Some(input) = requested else {
-            return Ok(Some(Some(own.to_string())));
-        };
-        Ok(match self.svc.container(&input).await {
-            Ok(c) if c.id == own => Some(Some(c.id)),
-            Err(e @ Error::Validation { .. }) => return Err(e),
-            _ => None,
-        })
-    }
-
-    /// `host_only` when a container peer names something of another
-    /// container. Unknown ids pass, so the call answers its own not-found
-    /// (ids are random UUIDv7s: guessing one is no enumeration).
-    async fn guard(&self, peer: &Peer, what: Owned<&str>) -> Result<()> {
-        let Some(own) = peer.own() else {
-            return Ok(());
-        };
-        let own = own.to_string();
-        let what = what.owned();
-        let allowed = self
-            .svc
-            .store
-            .read(move |conn| {
-                Ok(match what {
-                    Owned::Layout(id) => layouts::get(conn, &id)?.map(|l| l.container_id == own),
-                    Owned::Pane(id) => match panes::get(conn, &id)? {
-                        Some(p) => Some(p.container_id == own),
-                        // RemovePane also takes an adopted agent's id.
-                        None => agents::get(conn, &id)?.map(|a| a.container_id == own),
-                    },
-                    Owned::Agent(id) => agents::get(conn, &id)?.map(|a| a.container_id == own),
-                    Owned::Route(id) => match routes::list(conn, None)?
-                        .into_iter()
-                        .find(|r| r.route_id == id)
-                    {
-                        Some(route) => Some(route_within(conn, &route, &own)?),
-                        None => None,
-                    },
-                })
-            })
-            .await?;
-        match allowed {
-            Some(false) => Err(Error::HostOnly),
-            _ => Ok(()),
-        }
-    }
-
     async fn create_layout(
         &self,
         peer: &Peer,
         r: pb::CreateLayoutRequest,
     ) -> Result<pb::CreateLayoutResponse> {
         let req = CreateLayout {
-            container_id: self.target(peer, r.container_id).await?,
+            container_id: self.svc.target(peer, r.container_id).await?,
             template_name: r.template_name,
             tmux_session_name: r.tmux_session_name,
             overrides: r.launch_command_overrides.into_iter().collect(),
             idempotency_key: opt(r.idempotency_key),
         };
         let (view, replay) = self.svc.create_layout(req).await?;
-        let layout = convert::layout_view(view);
         Ok(pb::CreateLayoutResponse {
-            layout_id: layout.layout_id.clone(),
-            state: layout.state,
-            panes: layout.panes.clone(),
-            layout: Some(layout),
+            layout: Some(convert::layout_view(view)),
             replay,
         })
     }
@@ -159,13 +73,11 @@ impl Api {
         peer: &Peer,
         r: pb::ListLayoutsRequest,
     ) -> Result<pb::ListLayoutsResponse> {
-        let states = convert::state_filter("states", r.state, &r.states)?;
-        let Some(container) = self.list_filter(peer, opt(r.container_id)).await? else {
-            return Ok(pb::ListLayoutsResponse::default());
-        };
+        let states = convert::state_filter(&r.states, enums::layout_state)?;
+        let scope = self.svc.scope(peer, opt(r.container_id)).await?;
         let page = self
             .svc
-            .list_layouts(container, states, r.page_size, &r.page_token)
+            .list_layouts(&scope, states, r.page_size, &r.page_token)
             .await?;
         Ok(pb::ListLayoutsResponse {
             layouts: page
@@ -182,15 +94,12 @@ impl Api {
         peer: &Peer,
         r: pb::GetLayoutRequest,
     ) -> Result<pb::GetLayoutResponse> {
-        self.guard(peer, Owned::Layout(&r.layout_id)).await?;
         let view = self
             .svc
-            .get_layout(&r.layout_id, r.include_terminal_panes)
+            .get_layout(peer, &r.layout_id, r.include_terminal_panes)
             .await?;
-        let layout = convert::layout_view(view);
         Ok(pb::GetLayoutResponse {
-            panes: layout.panes.clone(),
-            layout: Some(layout),
+            layout: Some(convert::layout_view(view)),
         })
     }
 
@@ -199,19 +108,11 @@ impl Api {
         peer: &Peer,
         r: pb::ListPanesRequest,
     ) -> Result<pb::ListPanesResponse> {
-        let states = convert::state_filter("states", r.state, &r.states)?;
-        let Some(container) = self.list_filter(peer, opt(r.container_id)).await? else {
-            return Ok(pb::ListPanesResponse::default());
-        };
+        let states = convert::state_filter(&r.states, enums::pane_state)?;
+        let scope = self.svc.scope(peer, opt(r.container_id)).await?;
         let page = self
             .svc
-            .list_panes(
-                container,
-                opt(r.layout_id),
-                states,
-                r.page_size,
-                &r.page_token,
-            )
+            .list_panes(&scope, opt(r.layout_id), states, r.page_size, &r.page_token)
             .await?;
         Ok(pb::ListPanesResponse {
             panes: page.items.into_iter().map(convert::pane).collect(),
@@ -220,10 +121,9 @@ impl Api {
     }
 
     async fn get_pane(&self, peer: &Peer, r: pb::GetPaneRequest) -> Result<pb::GetPaneResponse> {
-        self.guard(peer, Owned::Pane(&r.pane_id)).await?;
         let (pane, chain) = self
             .svc
-            .get_pane(&r.pane_id, r.include_predecessor_chain)
+            .get_pane(peer, &r.pane_id, r.include_predecessor_chain)
             .await?;
         Ok(pb::GetPaneResponse {
             pane: Some(convert::pane(pane)),
@@ -236,7 +136,7 @@ impl Api {
         peer: &Peer,
         r: pb::RemovePaneRequest,
     ) -> Result<pb::RemovePaneResponse> {
-        self.guard(peer, Owned::Pane(&r.pane_id)).await?;
+        self.svc.guard(peer, Owned::Pane(r.pane_id.clone())).await?;
         let (pane, changed) = self.svc.remove_pane(&r.pane_id).await?;
         Ok(pb::RemovePaneResponse {
             pane: Some(convert::pane(pane)),
@@ -249,7 +149,8 @@ impl Api {
         peer: &Peer,
         r: pb::RecreatePaneRequest,
     ) -> Result<pb::RecreatePaneResponse> {
-        self.guard(peer, Owned::Pane(&r.predecessor_pane_id))
+        self.svc
+            .guard(peer, Owned::Pane(r.predecessor_pane_id.clone()))
             .await?;
         let (pane, replay) = self
             .svc
@@ -279,8 +180,7 @@ impl Api {
         peer: &Peer,
         r: pb::RemoveLayoutRequest,
     ) -> Result<pb::RemoveLayoutResponse> {
-        self.guard(peer, Owned::Layout(&r.layout_id)).await?;
-        let view = self.svc.remove_layout(&r.layout_id).await?;
+        let view = self.svc.remove_layout(peer, &r.layout_id).await?;
         Ok(pb::RemoveLayoutResponse {
             layout: Some(convert::layout_view(view)),
         })
@@ -292,15 +192,19 @@ impl Api {
         r: pb::WatchEventsRequest,
     ) -> Result<WatchEventsStream> {
         let event_types = convert::event_type_filter(&r.event_types)?;
-        let Some(container_id) = self.list_filter(peer, opt(r.container_id)).await? else {
+        let Some(filter) = self
+            .svc
+            .event_filter(
+                peer,
+                opt(r.container_id),
+                opt(r.layout_id),
+                opt(r.pane_id),
+                event_types,
+            )
+            .await?
+        else {
             // Another container's events: a stream that never yields.
             return Ok(Box::pin(tokio_stream::pending()));
-        };
-        let filter = EventFilter {
-            container_id,
-            layout_id: opt(r.layout_id),
-            pane_id: opt(r.pane_id),
-            event_types,
         };
         let start = if r.from_now {
             Start::Now
@@ -310,9 +214,7 @@ impl Api {
         let events = self.svc.watch_events(start, filter).await?;
         Ok(Box::pin(ReceiverStream::new(events).map(|item| {
             item.map(|e| pb::WatchEventsResponse {
-                item: Some(pb::watch_events_response::Item::Event(convert::event(
-                    EventRow::clone(&e),
-                ))),
+                item: Some(pb::watch_events_response::Item::Event(convert::event(&e))),
             })
             .map_err(Status::from)
         })))
@@ -324,14 +226,18 @@ impl Api {
         r: pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse> {
         let event_types = convert::event_type_filter(&r.event_types)?;
-        let Some(container_id) = self.list_filter(peer, opt(r.container_id)).await? else {
+        let Some(filter) = self
+            .svc
+            .event_filter(
+                peer,
+                opt(r.container_id),
+                opt(r.layout_id),
+                opt(r.pane_id),
+                event_types,
+            )
+            .await?
+        else {
             return Ok(pb::ListEventsResponse::default());
-        };
-        let filter = EventFilter {
-            container_id,
-            layout_id: opt(r.layout_id),
-            pane_id: opt(r.pane_id),
-            event_types,
         };
         let page = self
             .svc
@@ -343,7 +249,7 @@ impl Api {
             )
             .await?;
         Ok(pb::ListEventsResponse {
-            events: page.items.into_iter().map(convert::event).collect(),
+            events: page.items.iter().map(convert::event).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
         })
     }
@@ -351,16 +257,16 @@ impl Api {
     async fn list_containers(
         &self,
         peer: &Peer,
-        _: pb::ListContainersRequest,
+        r: pb::ListContainersRequest,
     ) -> Result<pb::ListContainersResponse> {
-        let rows = self.svc.store.read(crate::store::containers::list).await?;
+        let scope = self.svc.scope(peer, None).await?;
+        let page = self
+            .svc
+            .list_containers(&scope, r.page_size, &r.page_token)
+            .await?;
         Ok(pb::ListContainersResponse {
-            containers: rows
-                .into_iter()
-                .filter(|c| peer.may_touch(&c.id).is_ok())
-                .map(convert::container)
-                .collect(),
-            next_page_token: String::new(),
+            containers: page.items.into_iter().map(convert::container).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
         })
     }
 
@@ -387,13 +293,11 @@ impl Api {
         peer: &Peer,
         r: pb::ListAgentsRequest,
     ) -> Result<pb::ListAgentsResponse> {
-        let Some(container) = self.list_filter(peer, opt(r.container_id)).await? else {
-            return Ok(pb::ListAgentsResponse::default());
-        };
+        let scope = self.svc.scope(peer, opt(r.container_id)).await?;
         let page = self
             .svc
             .list_agents(
-                container,
+                &scope,
                 convert::origin_filter(r.origin)?,
                 r.include_unregistered,
                 r.page_size,
@@ -414,7 +318,7 @@ impl Api {
         let agent = self
             .svc
             .adopt_pane(AdoptPane {
-                container_id: self.target(peer, r.container_id).await?,
+                container_id: self.svc.target(peer, r.container_id).await?,
                 tmux_pane_id: r.tmux_pane_id,
                 role: r.role,
                 capability: r.capability,
@@ -431,7 +335,7 @@ impl Api {
         peer: &Peer,
         r: pb::ScanPanesRequest,
     ) -> Result<pb::ScanPanesResponse> {
-        let container = self.target(peer, r.container_id).await?;
+        let container = self.svc.target(peer, r.container_id).await?;
         let panes = self.svc.scan_panes(&container).await?;
         Ok(pb::ScanPanesResponse {
             panes: panes.into_iter().map(convert::scanned_pane).collect(),
@@ -443,8 +347,9 @@ impl Api {
         peer: &Peer,
         r: pb::CreateRouteRequest,
     ) -> Result<pb::CreateRouteResponse> {
-        self.guard(peer, Owned::Agent(&r.source_agent_id)).await?;
-        self.guard(peer, Owned::Agent(&r.target_agent_id)).await?;
+        for agent in [&r.source_agent_id, &r.target_agent_id] {
+            self.svc.guard(peer, Owned::Agent(agent.clone())).await?;
+        }
         let route = self
             .svc
             .create_route(&r.source_agent_id, &r.target_agent_id)
@@ -459,23 +364,8 @@ impl Api {
         peer: &Peer,
         r: pb::ListRoutesRequest,
     ) -> Result<pb::ListRoutesResponse> {
-        let mut routes = self.svc.list_routes(opt(r.agent_id)).await?;
-        if let Some(own) = peer.own() {
-            let own = own.to_string();
-            routes = self
-                .svc
-                .store
-                .read(move |conn| {
-                    let mut mine = Vec::new();
-                    for route in routes {
-                        if route_within(conn, &route, &own)? {
-                            mine.push(route);
-                        }
-                    }
-                    Ok(mine)
-                })
-                .await?;
-        }
+        let routes = self.svc.list_routes(opt(r.agent_id)).await?;
+        let routes = self.svc.scoped_routes(peer, routes).await?;
         Ok(pb::ListRoutesResponse {
             routes: routes.into_iter().map(convert::route).collect(),
         })
@@ -486,7 +376,9 @@ impl Api {
         peer: &Peer,
         r: pb::DeleteRouteRequest,
     ) -> Result<pb::DeleteRouteResponse> {
-        self.guard(peer, Owned::Route(&r.route_id)).await?;
+        self.svc
+            .guard(peer, Owned::Route(r.route_id.clone()))
+            .await?;
         self.svc.delete_route(&r.route_id).await?;
         Ok(pb::DeleteRouteResponse {})
     }
@@ -496,7 +388,9 @@ impl Api {
         peer: &Peer,
         r: pb::SendInputRequest,
     ) -> Result<pb::SendInputResponse> {
-        self.guard(peer, Owned::Agent(&r.agent_id)).await?;
+        self.svc
+            .guard(peer, Owned::Agent(r.agent_id.clone()))
+            .await?;
         self.svc
             .send_input(&r.agent_id, &r.text, r.no_enter)
             .await?;
@@ -545,38 +439,9 @@ impl Api {
         Ok(pb::GetVersionResponse {
             daemon_version: super::DAEMON_VERSION.to_string(),
             api_version: super::API_VERSION.to_string(),
-            schema_version: crate::store::schema_version(),
+            schema_version: self.svc.schema_version(),
         })
     }
-}
-
-/// Something a request names by id, whose container the peer check needs.
-enum Owned<S = String> {
-    Layout(S),
-    Pane(S),
-    Agent(S),
-    Route(S),
-}
-
-impl Owned<&str> {
-    fn owned(&self) -> Owned<String> {
-        match *self {
-            Owned::Layout(id) => Owned::Layout(id.to_string()),
-            Owned::Pane(id) => Owned::Pane(id.to_string()),
-            Owned::Agent(id) => Owned::Agent(id.to_string()),
-            Owned::Route(id) => Owned::Route(id.to_string()),
-        }
-    }
-}
-
-/// Whether both ends of a route are agents of container `own`.
-fn route_within(conn: &mut diesel::SqliteConnection, route: &RouteRow, own: &str) -> Result<bool> {
-    for agent in [&route.source_agent_id, &route.target_agent_id] {
-        if agents::get(conn, agent)?.is_some_and(|a| a.container_id != own) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Implements a generated service trait by delegating every method to `Api`.
@@ -641,15 +506,15 @@ macro_rules! with_api_methods {
     };
 }
 
-// Bench-container clients call ManagedSessions, each within its own
-// container; AppManagedSessions is the host app's bridge (SPEC §10).
+// Bench-container clients call ManagedSessionsService, each within its own
+// container; AppManagedSessionsService is the host app's bridge (SPEC §10).
 with_api_methods!(
     ManagedSessions,
-    pb::managed_sessions_server::ManagedSessions,
+    pb::managed_sessions_service_server::ManagedSessionsService,
     false
 );
 with_api_methods!(
     AppManagedSessions,
-    pb::app_managed_sessions_server::AppManagedSessions,
+    pb::app_managed_sessions_service_server::AppManagedSessionsService,
     true
 );

@@ -2,8 +2,10 @@
 //! standard health service and server reflection (v1 and v1alpha).
 
 pub(crate) mod convert;
+pub(crate) mod enums;
 pub(crate) mod handlers;
 pub(crate) mod peer;
+pub(crate) mod reflection;
 pub(crate) mod status;
 
 use std::future::Future;
@@ -47,29 +49,27 @@ pub(crate) async fn serve(
     let api = Api::new(svc);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
-        .set_serving::<pb::managed_sessions_server::ManagedSessionsServer<ManagedSessions>>()
+        .set_serving::<pb::managed_sessions_service_server::ManagedSessionsServiceServer<ManagedSessions>>()
         .await;
     health
-        .set_serving::<pb::app_managed_sessions_server::AppManagedSessionsServer<AppManagedSessions>>()
+        .set_serving::<pb::app_managed_sessions_service_server::AppManagedSessionsServiceServer<AppManagedSessions>>()
         .await;
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflection = reflection::Reflection::new(&reflection::DESCRIPTOR_SETS)?;
 
     tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(with_versions))
         .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(pb::managed_sessions_server::ManagedSessionsServer::new(
-            ManagedSessions(api.clone()),
-        ))
+        .add_service(reflection.v1())
+        .add_service(reflection.v1alpha())
         .add_service(
-            pb::app_managed_sessions_server::AppManagedSessionsServer::new(AppManagedSessions(api)),
+            pb::managed_sessions_service_server::ManagedSessionsServiceServer::new(
+                ManagedSessions(api.clone()),
+            ),
+        )
+        .add_service(
+            pb::app_managed_sessions_service_server::AppManagedSessionsServiceServer::new(
+                AppManagedSessions(api),
+            ),
         )
         .serve_with_incoming_shutdown(
             UnixListenerStream::new(listener).map(|conn| conn.map(peer::PeerStream::new)),

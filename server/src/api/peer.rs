@@ -14,7 +14,6 @@ use tonic::transport::server::Connected;
 
 use crate::error::{Error, Result};
 use crate::service::Services;
-use crate::store::containers;
 
 /// A client connection on the socket with what the kernel says about its
 /// peer: the pid from `SO_PEERCRED` at accept, and the Docker container
@@ -122,14 +121,9 @@ impl AsyncWrite for PeerStream {
     }
 }
 
-/// The caller of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Peer {
-    /// A process outside any container: every container is in reach.
-    Host,
-    /// A process in this registered container (full id): only it is.
-    Container(String),
-}
+/// The caller of one request: the service layer's `Caller`, identified
+/// here from the kernel.
+pub(crate) use crate::service::scope::Caller as Peer;
 
 impl Peer {
     /// Identifies the caller of a request; a caller in a container that is
@@ -144,41 +138,11 @@ impl Peer {
         let Some(id) = container else {
             return Ok(Peer::Host);
         };
-        let key = id.clone();
-        let matches = svc
-            .store
-            .read(move |conn| containers::docker_with_id(conn, &key))
-            .await?;
-        match matches.as_slice() {
-            [one] => Ok(Peer::Container(one.id.clone())),
-            _ => Err(deny(&format!(
+        match svc.registered_container(&id).await? {
+            Some(own) => Ok(Peer::Container(own)),
+            None => Err(deny(&format!(
                 "pid {pid} runs in container {id}, which is not registered"
             ))),
-        }
-    }
-
-    /// `host_only` unless the caller is on the host (AppManagedSessions,
-    /// container scans).
-    pub(crate) fn require_host(&self) -> Result<()> {
-        match self {
-            Peer::Host => Ok(()),
-            Peer::Container(_) => Err(Error::HostOnly),
-        }
-    }
-
-    /// `host_only` unless the caller may act on `container_id` (a full id).
-    pub(crate) fn may_touch(&self, container_id: &str) -> Result<()> {
-        match self {
-            Peer::Container(own) if own != container_id => Err(Error::HostOnly),
-            _ => Ok(()),
-        }
-    }
-
-    /// The caller's own container, for a container peer.
-    pub(crate) fn own(&self) -> Option<&str> {
-        match self {
-            Peer::Host => None,
-            Peer::Container(id) => Some(id),
         }
     }
 }
@@ -187,6 +151,9 @@ fn deny(why: &str) -> Error {
     tracing::warn!(reason = why, "peer refused");
     Error::HostOnly
 }
+
+/// The cgroup v1 directory Docker puts its containers in.
+const DOCKER_CGROUP: &str = "docker";
 
 /// The Docker container id in a `/proc/<pid>/cgroup` listing: cgroup v1
 /// `…:/docker/<id>` (also nested, `/docker/<id>/…`) or v2 / systemd
@@ -204,7 +171,7 @@ pub(crate) fn container_of(cgroup: &str) -> Option<String> {
             {
                 return Some(id.to_ascii_lowercase());
             }
-            (*part == "docker")
+            (*part == DOCKER_CGROUP)
                 .then(|| parts.get(i + 1))
                 .flatten()
                 .filter(|id| is_id(id))

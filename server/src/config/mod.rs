@@ -84,6 +84,10 @@ pub(crate) struct Config {
     pub docker: DockerConfig,
 }
 
+/// The Docker CLI run when the configuration names none: a program name,
+/// not the `docker` runtime kind it happens to be spelled like.
+pub(crate) const DOCKER_PROGRAM: &str = "docker";
+
 /// The `docker` runtime (SPEC §3).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -107,7 +111,7 @@ pub(crate) struct DockerConfig {
 impl Default for DockerConfig {
     fn default() -> Self {
         DockerConfig {
-            program: "docker".into(),
+            program: DOCKER_PROGRAM.into(),
             label: "agenttower.bench=true".into(),
             name_pattern: None,
             user: None,
@@ -218,7 +222,7 @@ impl Config {
             "docker.label must be `key=value` or `key`, without spaces"
         );
         anyhow::ensure!(!self.docker.program.is_empty(), "docker.program is empty");
-        let mut names = std::collections::HashSet::from(["local"]);
+        let mut names = std::collections::HashSet::from([crate::store::containers::LOCAL_ID]);
         for extra in &self.local_containers {
             crate::service::validate::identifier(&extra.name)
                 .map_err(|r| anyhow::anyhow!("local_containers name {:?}: {r}", extra.name))?;

@@ -1,19 +1,21 @@
 //! The `events.jsonl` mirror: every event of the table once, in sequence
-//! order, one complete JSON object per line. The table is the source of
-//! truth: at start, and whenever a write to the file failed, the file is cut
-//! at its first line that differs from the table and rewritten from there.
+//! order, one `agenttower.v1.LifecycleEvent` per line in proto3 JSON — the
+//! shape WatchEvents answers with. The table is the source of truth: at
+//! start, and whenever a write to the file failed, the file is cut at its
+//! first line that differs from the table's encoding and rewritten from
+//! there. A file written by an earlier version (another line shape) is thus
+//! rewritten in the current shape on the first start.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
+use crate::api::convert::event_line;
+use crate::store::events::{EventFilter, list_after};
+use crate::store::models::EventRow;
 use anyhow::Context as _;
 use diesel::SqliteConnection;
-use serde::Deserialize;
-
-use crate::store::events::{EventFilter, keys_after, list_after};
-use crate::store::models::EventRow;
 
 /// Events read from the table per query while checking or rewriting.
 const PAGE: i64 = 500;
@@ -48,13 +50,6 @@ enum State {
     /// Nothing is known about the file (not checked yet, or it changed under
     /// us): it is compared with the table line by line before anything else.
     Unchecked,
-}
-
-/// The fields of a line the check compares with the table.
-#[derive(Deserialize)]
-struct LineKey {
-    sequence: i64,
-    event_id: String,
 }
 
 impl Mirror {
@@ -154,7 +149,7 @@ impl Mirror {
     fn agreeing_prefix(&mut self, conn: &mut SqliteConnection) -> anyhow::Result<Mark> {
         (&self.file).seek(SeekFrom::Start(0))?;
         let mut reader = BufReader::new(&self.file);
-        let mut table = TableKeys::default();
+        let mut table = TableLines::default();
         let mut good = Mark::default();
         let mut line = Vec::new();
         loop {
@@ -163,16 +158,13 @@ impl Mirror {
             if line.last() != Some(&b'\n') {
                 break; // the end, or a torn or overlong line
             }
-            let Ok(key) = serde_json::from_slice::<LineKey>(&line) else {
-                break;
-            };
-            match table.next(conn)? {
-                Some((sequence, id)) if sequence == key.sequence && id == key.event_id => {}
+            let sequence = match table.next(conn)? {
+                Some((sequence, expected)) if expected == line => sequence,
                 _ => break,
-            }
+            };
             good = Mark {
                 len: good.len + n as u64,
-                sequence: key.sequence,
+                sequence,
             };
         }
         Ok(good)
@@ -199,8 +191,7 @@ impl Mirror {
         };
         let mut buf = Vec::new();
         for e in events {
-            serde_json::to_writer(&mut buf, e)?;
-            buf.push(b'\n');
+            buf.extend_from_slice(&encoded(e));
         }
         if let Err(e) = (&self.file).write_all(&buf) {
             let _ = self.file.set_len(self.good.len);
@@ -214,26 +205,33 @@ impl Mirror {
     }
 }
 
-/// The table's event keys in sequence order, read a page at a time.
+/// One event's line, newline included.
+fn encoded(e: &EventRow) -> Vec<u8> {
+    let mut line = event_line(e).into_bytes();
+    line.push(b'\n');
+    line
+}
+
+/// The table's events in sequence order as their lines, read a page at a
+/// time.
 #[derive(Default)]
-struct TableKeys {
-    page: std::vec::IntoIter<(i64, String)>,
+struct TableLines {
+    page: std::vec::IntoIter<EventRow>,
     after: i64,
     exhausted: bool,
 }
 
-impl TableKeys {
-    fn next(&mut self, conn: &mut SqliteConnection) -> anyhow::Result<Option<(i64, String)>> {
+impl TableLines {
+    fn next(&mut self, conn: &mut SqliteConnection) -> anyhow::Result<Option<(i64, Vec<u8>)>> {
         if self.page.len() == 0 && !self.exhausted {
-            let page = keys_after(conn, self.after, PAGE)
+            let page = list_after(conn, self.after, &EventFilter::default(), PAGE)
                 .map_err(|e| anyhow::anyhow!("cannot read events: {e:?}"))?;
             self.exhausted = (page.len() as i64) < PAGE;
             self.page = page.into_iter();
         }
-        let key = self.page.next();
-        if let Some((sequence, _)) = &key {
-            self.after = *sequence;
-        }
-        Ok(key)
+        Ok(self.page.next().map(|e| {
+            self.after = i64::from(e.sequence);
+            (self.after, encoded(&e))
+        }))
     }
 }

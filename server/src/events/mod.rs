@@ -71,20 +71,16 @@ const SECRET_MARKERS: &[&str] = &[
 /// The placeholder written instead of a secret value.
 pub(crate) const REDACTED: &str = "<redacted>";
 
-/// `env` as a JSON object with the values of secret-looking keys replaced
-/// (SPEC §10: TOKEN, SECRET, KEY, ... anywhere in the key, any case).
-pub(crate) fn redact_env(env: &BTreeMap<String, String>) -> serde_json::Value {
+/// `env` with the values of secret-looking keys replaced (SPEC §10: TOKEN,
+/// SECRET, KEY, ... anywhere in the key, any case), as event payloads hold it.
+pub(crate) fn redact_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     env.iter()
         .map(|(k, v)| {
             let upper = k.to_ascii_uppercase();
             let secret = SECRET_MARKERS.iter().any(|m| upper.contains(m));
-            (
-                k.clone(),
-                serde_json::Value::String(if secret { REDACTED.into() } else { v.clone() }),
-            )
+            (k.clone(), if secret { REDACTED.into() } else { v.clone() })
         })
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+        .collect()
 }
 
 #[cfg(test)]

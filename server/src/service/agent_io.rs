@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Services;
-use super::domain::PaneState;
+use crate::domain::PaneState;
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
 use crate::runtime::tmux::{self, Chain, MARKER_OPTION, MARKER_PREFIX, Owner};
@@ -55,7 +55,7 @@ impl Services {
         let (pending, agents): (HashSet<String>, HashMap<String, String>) = self
             .store
             .read(move |conn| {
-                let pending = panes::of_container_in(conn, &id, &[PaneState::Creating.as_str()])?
+                let pending = panes::of_container_in(conn, &id, &[PaneState::Creating])?
                     .into_iter()
                     .filter_map(|p| p.pending_marker_token)
                     .collect();
@@ -123,12 +123,13 @@ impl Services {
                 format!("no agent {agent_id}"),
             ));
         };
-        if let Some(p) = pane.as_ref().filter(|p| {
-            p.state != PaneState::Ready.as_str() && p.state != PaneState::Degraded.as_str()
-        }) {
+        if let Some(p) = pane
+            .as_ref()
+            .filter(|p| !matches!(p.state, PaneState::Ready | PaneState::Degraded))
+        {
             return Err(Error::IllegalTransition {
                 pane_id: p.id.clone(),
-                current_state: p.state.clone(),
+                current_state: p.state.to_string(),
                 requested_action: "send_input".into(),
             });
         }

@@ -1,9 +1,10 @@
 //! The agent registry: listing, and adopting a pane the daemon did not create.
 
-use super::domain::Origin;
 use super::reads::{Page, decode_token, page_size, paged};
+use super::scope::Scope;
 use super::settle::release_stale;
 use super::{Services, validate};
+use crate::domain::Origin;
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
 use crate::runtime::tmux::{
@@ -27,16 +28,18 @@ impl Services {
     /// ListAgents.
     pub(crate) async fn list_agents(
         &self,
-        container: Option<String>,
+        scope: &Scope,
         origin: Option<Origin>,
         include_unregistered: bool,
         size: u32,
         token: &str,
     ) -> Result<Page<AgentRow>> {
-        let container_id = self.container_filter(container).await?;
+        let Some(container_id) = scope.filter() else {
+            return Ok(Page::empty());
+        };
         let filter = AgentFilter {
             container_id,
-            origin: origin.map(|o| o.to_string()),
+            origin,
             include_unregistered,
         };
         let after = decode_token::<String>(token)?;
@@ -124,7 +127,7 @@ impl Services {
             role: req.role,
             capability: req.capability,
             label: req.label,
-            origin: Origin::Adopted.to_string(),
+            origin: Origin::Adopted,
             registered: true,
             log_path: None,
             log_attached: false,

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::Services;
+use super::reads::{Page, decode_token, page_size, paged};
+use super::scope::Scope;
+use crate::domain::{ContainerState, RuntimeKind};
 use crate::error::Result;
 use crate::runtime::docker::{DockerCli, DockerRuntime, Inspected};
 use crate::store::containers;
@@ -22,6 +25,30 @@ pub(crate) struct Scan {
 }
 
 impl Services {
+    /// ListContainers: the registry in id order, scoped for the caller, one
+    /// page at a time (the token is the last id returned). The registry is
+    /// small — one row per bench container — so it is paged in memory.
+    pub(crate) async fn list_containers(
+        &self,
+        scope: &Scope,
+        size: u32,
+        token: &str,
+    ) -> Result<Page<ContainerRow>> {
+        let Some(only) = scope.filter() else {
+            return Ok(Page::empty());
+        };
+        let after = decode_token::<String>(token)?;
+        let limit = page_size(size);
+        let rows = self.store.read(containers::list).await?;
+        let rows: Vec<ContainerRow> = rows
+            .into_iter()
+            .filter(|c| only.as_ref().is_none_or(|id| *id == c.id))
+            .filter(|c| after.as_ref().is_none_or(|a| c.id > *a))
+            .take(limit as usize + 1)
+            .collect();
+        Ok(paged(rows, limit, |c| c.id.clone(), |c| c))
+    }
+
     fn docker(&self) -> DockerCli {
         DockerCli::new(&self.config.docker)
     }
@@ -104,13 +131,12 @@ impl Services {
         ContainerRow {
             id: i.id.clone(),
             name: i.name.trim_start_matches('/').to_string(),
-            runtime: "docker".into(),
+            runtime: RuntimeKind::Docker,
             state: if i.state.running {
-                "running"
+                ContainerState::Running
             } else {
-                "stopped"
-            }
-            .into(),
+                ContainerState::Stopped
+            },
             user,
             labels: serde_json::to_string(&labels.into_iter().collect::<BTreeMap<_, _>>())
                 .unwrap_or_else(|_| "{}".into()),
@@ -124,7 +150,7 @@ impl Services {
     pub(crate) async fn register_known_containers(&self) -> Result<usize> {
         let rows = self
             .store
-            .read(|conn| containers::of_runtime(conn, "docker"))
+            .read(|conn| containers::of_runtime(conn, RuntimeKind::Docker))
             .await?;
         let docker = self.docker();
         for row in &rows {

@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::json;
-
-use super::domain::{Actor, EventType, PaneState};
-use super::lifecycle::pane_event;
+use super::lifecycle::{count, pane_event};
 use super::pipeline::{self, Launch, PanePlan, SpawnMode};
 use super::{Services, validate};
 use crate::config::catalog::{self, Catalog, SHELL_PROFILE};
+use crate::domain::event::{LayoutCreated, PaneCreated, PendingMarkerSet, ResolvedLaunch};
+use crate::domain::{Actor, PaneState};
 use crate::error::{Error, Result};
 use crate::events::redact_env;
 use crate::store::events::NewEvent;
@@ -176,7 +175,7 @@ impl Services {
             tmux_session_name: req.tmux_session_name.clone(),
             intended_pane_count: plans.len() as i32,
             ready_pane_count: 0,
-            state: PaneState::Creating.to_string(),
+            state: PaneState::Creating,
             failed_stage: None,
             idempotency_key: req.idempotency_key.clone(),
             created_at: now.clone(),
@@ -206,7 +205,7 @@ impl Services {
                         tmux_pane_index: index as i32,
                         tmux_pane_id: None,
                         pending_marker_token: Some(uuid::Uuid::new_v4().simple().to_string()),
-                        state: PaneState::Creating.to_string(),
+                        state: PaneState::Creating,
                         failed_stage: None,
                         failure_reason: None,
                         predecessor_id: None,
@@ -299,17 +298,17 @@ fn insert_layout(
             .map_err(|e| conflict(e, &layout, Some(&row.label)))?;
     }
     tx.emit(NewEvent {
-        event_type: EventType::LayoutCreated,
         actor: Actor::Operator,
         container_id: Some(layout.container_id.clone()),
         layout_id: Some(layout.id.clone()),
         pane_id: None,
-        payload: json!({
-            "template_name": layout.template_name,
-            "tmux_session_name": layout.tmux_session_name,
-            "intended_pane_count": layout.intended_pane_count,
-            "idempotency_key": layout.idempotency_key,
-        }),
+        payload: LayoutCreated {
+            template_name: layout.template_name.clone(),
+            tmux_session_name: layout.tmux_session_name.clone(),
+            intended_pane_count: count(layout.intended_pane_count),
+            idempotency_key: layout.idempotency_key.clone(),
+        }
+        .into(),
     })?;
     for (row, launch) in rows.iter().zip(&launches) {
         announce_pane(tx, row, launch)?;
@@ -325,27 +324,28 @@ fn insert_layout(
 /// Shared by CreateLayout and RecreatePane.
 pub(crate) fn announce_pane(tx: &mut Tx<'_>, row: &PaneRow, launch: &Launch) -> Result<()> {
     tx.emit(pane_event(
-        EventType::PaneCreated,
         Actor::Operator,
         row,
-        json!({
-            "role": row.role,
-            "capability": row.capability,
-            "label": row.label,
-            "tmux_pane_index": row.tmux_pane_index,
-            "launch": {
-                "profile": launch.profile,
-                "argv": launch.command,
-                "env": redact_env(&launch.env),
-                "working_dir": launch.working_dir,
+        PaneCreated {
+            role: row.role.clone(),
+            capability: row.capability.clone(),
+            label: row.label.clone(),
+            tmux_pane_index: count(row.tmux_pane_index),
+            launch: ResolvedLaunch {
+                profile: launch.profile.clone(),
+                argv: launch.command.clone(),
+                env: redact_env(&launch.env),
+                working_dir: launch.working_dir.clone(),
             },
-        }),
+        },
     ))?;
     tx.emit(pane_event(
-        EventType::PendingMarkerSet,
         Actor::Operator,
         row,
-        json!({ "token": row.pending_marker_token, "label": row.label }),
+        PendingMarkerSet {
+            token: row.pending_marker_token.clone(),
+            label: row.label.clone(),
+        },
     ))
 }
 

@@ -1,9 +1,8 @@
 //! State changes inside a write transaction: a pane transition with its
 //! events, and the layout aggregate recomputed in the same transaction.
 
-use serde_json::json;
-
-use super::domain::{Actor, EventType, FailedStage, PaneState, aggregate};
+use crate::domain::event::{LayoutStateChanged, PaneStateChanged, PendingMarkerCleared};
+use crate::domain::{Actor, EventPayload, FailedStage, PaneState, aggregate};
 use crate::error::{Error, Result};
 use crate::store::Tx;
 use crate::store::events::NewEvent;
@@ -11,32 +10,18 @@ use crate::store::layouts;
 use crate::store::models::PaneRow;
 use crate::store::panes::{self, PaneChanges};
 
-fn parse<T: std::str::FromStr>(s: &str) -> Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    s.parse().map_err(Error::internal)
-}
-
-/// A pane's stored state.
-pub(crate) fn pane_state(p: &PaneRow) -> Result<PaneState> {
-    parse(&p.state)
-}
-
 /// An event about one pane of a layout.
 pub(crate) fn pane_event(
-    event_type: EventType,
     actor: Actor,
     pane: &PaneRow,
-    payload: serde_json::Value,
+    payload: impl Into<EventPayload>,
 ) -> NewEvent {
     NewEvent {
-        event_type,
         actor,
         container_id: Some(pane.container_id.clone()),
         layout_id: Some(pane.layout_id.clone()),
         pane_id: Some(pane.id.clone()),
-        payload,
+        payload: payload.into(),
     }
 }
 
@@ -79,7 +64,7 @@ pub(crate) fn transition(
     t: Transition,
     actor: Actor,
 ) -> Result<bool> {
-    let from = pane_state(pane)?;
+    let from = pane.state;
     // SPEC §8/§9: a ready pane whose tmux pane vanished becomes failed at
     // recovery_reattach. That is the daemon recording a fact, not a request,
     // so it is the one edge beyond the §6 table.
@@ -94,35 +79,36 @@ pub(crate) fn transition(
         });
     }
     let mut changes = t.changes;
-    changes.state = Some(t.to.to_string());
-    changes.failed_stage = Some(t.stage.map(|s| s.to_string()));
+    changes.state = Some(t.to);
+    changes.failed_stage = Some(t.stage);
     changes.failure_reason = Some(t.reason.clone());
     let clears_marker = from == PaneState::Creating;
     if clears_marker {
         changes.pending_marker_token = Some(None);
     }
-    if !panes::update_if(tx.conn, &pane.id, from.as_str(), changes)? {
+    if !panes::update_if(tx.conn, &pane.id, from, changes)? {
         return Ok(false);
     }
     if clears_marker {
         tx.emit(pane_event(
-            EventType::PendingMarkerCleared,
             actor,
             pane,
-            json!({ "token": pane.pending_marker_token, "label": pane.label }),
+            PendingMarkerCleared {
+                token: pane.pending_marker_token.clone(),
+                label: pane.label.clone(),
+            },
         ))?;
     }
     tx.emit(pane_event(
-        EventType::PaneStateChanged,
         actor,
         pane,
-        json!({
-            "from": from.as_str(),
-            "to": t.to.as_str(),
-            "failed_stage": t.stage.map(FailedStage::as_str),
-            "reason": t.reason,
-            "label": pane.label,
-        }),
+        PaneStateChanged {
+            from_state: from,
+            to_state: t.to,
+            failed_stage: t.stage,
+            reason: t.reason,
+            label: pane.label.clone(),
+        },
     ))?;
     Ok(true)
 }
@@ -135,37 +121,38 @@ pub(crate) fn reaggregate(tx: &mut Tx<'_>, layout_id: &str, actor: Actor) -> Res
         return Ok(());
     };
     let rows = panes::for_layout(tx.conn, &layout.id)?;
-    let states = rows.iter().map(pane_state).collect::<Result<Vec<_>>>()?;
-    let state = aggregate(states.iter().copied());
+    let state = aggregate(rows.iter().map(|p| p.state));
     let stage = rows
         .iter()
-        .zip(&states)
-        .find(|(_, s)| matches!(state, PaneState::Failed | PaneState::Degraded) && **s == state)
-        .and_then(|(p, _)| p.failed_stage.clone());
-    let ready = states.iter().filter(|s| **s == PaneState::Ready).count() as i32;
+        .find(|p| matches!(state, PaneState::Failed | PaneState::Degraded) && p.state == state)
+        .and_then(|p| p.failed_stage);
+    let ready = rows.iter().filter(|p| p.state == PaneState::Ready).count() as i32;
     let current = &layout;
-    if current.state == state.as_str()
-        && current.failed_stage == stage
-        && current.ready_pane_count == ready
+    if current.state == state && current.failed_stage == stage && current.ready_pane_count == ready
     {
         return Ok(());
     }
-    layouts::set_aggregate(tx.conn, &layout.id, state.as_str(), stage.as_deref(), ready)?;
-    if current.state != state.as_str() {
+    layouts::set_aggregate(tx.conn, &layout.id, state, stage, ready)?;
+    if current.state != state {
         tx.emit(NewEvent {
-            event_type: EventType::LayoutStateChanged,
             actor,
             container_id: Some(layout.container_id.clone()),
             layout_id: Some(layout.id.clone()),
             pane_id: None,
-            payload: json!({
-                "from": current.state,
-                "to": state.as_str(),
-                "failed_stage": stage,
-                "ready_pane_count": ready,
-                "intended_pane_count": layout.intended_pane_count,
-            }),
+            payload: LayoutStateChanged {
+                from_state: current.state,
+                to_state: state,
+                failed_stage: stage,
+                ready_pane_count: count(ready),
+                intended_pane_count: count(layout.intended_pane_count),
+            }
+            .into(),
         })?;
     }
     Ok(())
+}
+
+/// A stored count (never negative) as a payload count.
+pub(crate) fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or_default()
 }

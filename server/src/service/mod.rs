@@ -5,7 +5,6 @@ pub(crate) mod agent_io;
 pub(crate) mod agents;
 pub(crate) mod containers;
 pub(crate) mod create;
-pub(crate) mod domain;
 pub(crate) mod lifecycle;
 pub(crate) mod pane_create;
 pub(crate) mod pane_log;
@@ -16,8 +15,18 @@ pub(crate) mod reconcile;
 pub(crate) mod recreate;
 pub(crate) mod remove;
 pub(crate) mod routes;
+pub(crate) mod scope;
 pub(crate) mod settle;
 pub(crate) mod validate;
+
+/// The records the service layer answers with. They are the store's row
+/// types, re-exported so callers (the api layer) depend on the service
+/// only, never on the store.
+pub(crate) mod records {
+    pub(crate) use crate::store::models::{
+        AgentRow, ContainerRow, EventRow, LayoutRow, PaneRow, RouteRow,
+    };
+}
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -50,6 +59,11 @@ impl Services {
         tokio::task::spawn_blocking(move || cache.load(&templates, &profiles))
             .await
             .map_err(Error::internal)
+    }
+
+    /// The newest database schema migration this daemon knows.
+    pub(crate) fn schema_version(&self) -> String {
+        crate::store::schema_version()
     }
 
     /// Looks a container up by id, short id or name (`container_not_found`).

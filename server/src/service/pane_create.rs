@@ -3,8 +3,8 @@
 //! that keeps a retry from duplicating panes.
 
 use super::Services;
-use super::domain::PaneState;
 use super::pipeline::{Launch, LogPlan, PanePlan};
+use crate::domain::PaneState;
 use crate::error::{Error, Result};
 use crate::runtime::tmux::{
     self, Chain, MARKER_OPTION, MARKER_PREFIX, OWNER_OPTION, format_literal, session_target,
@@ -218,7 +218,7 @@ async fn still_creating(svc: &Services, plans: &[PanePlan]) -> Vec<usize> {
         .read(move |conn| {
             let mut live = Vec::new();
             for (i, id) in ids.iter().enumerate() {
-                if panes::get(conn, id)?.is_some_and(|p| p.state == PaneState::Creating.as_str()) {
+                if panes::get(conn, id)?.is_some_and(|p| p.state == PaneState::Creating) {
                     live.push(i);
                 }
             }

@@ -10,8 +10,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::mpsc;
 
 use super::create::LayoutView;
-use super::domain::PaneState;
+use super::scope::{Caller, Scope};
 use super::{Services, validate};
+use crate::domain::{EventType, PaneState};
 use crate::error::{Error, Result};
 use crate::events::watch::{self, Start};
 use crate::store::events::{self, EventFilter};
@@ -28,6 +29,16 @@ pub(crate) const MAX_PAGE: u32 = 200;
 pub(crate) struct Page<T> {
     pub items: Vec<T>,
     pub next_page_token: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// No items and no next page.
+    pub(crate) fn empty() -> Self {
+        Page {
+            items: Vec::new(),
+            next_page_token: None,
+        }
+    }
 }
 
 /// 0 means the default; above the maximum is coerced to it.
@@ -72,35 +83,21 @@ pub(crate) fn paged<R, T, K: Serialize>(
     }
 }
 
-fn state_names(states: &[PaneState]) -> Vec<String> {
-    states.iter().map(|s| s.to_string()).collect()
-}
-
 impl Services {
-    /// A list filter's container, resolved like any container argument
-    /// (`container_not_found` if it names none); `None` means every container.
-    pub(crate) async fn container_filter(
-        &self,
-        container: Option<String>,
-    ) -> Result<Option<String>> {
-        match container {
-            Some(c) => Ok(Some(self.container(&c).await?.id)),
-            None => Ok(None),
-        }
-    }
-
     /// M2.
     pub(crate) async fn list_layouts(
         &self,
-        container: Option<String>,
+        scope: &Scope,
         states: Vec<PaneState>,
         size: u32,
         token: &str,
     ) -> Result<Page<LayoutRow>> {
-        let container_id = self.container_filter(container).await?;
+        let Some(container_id) = scope.filter() else {
+            return Ok(Page::empty());
+        };
         let filter = LayoutFilter {
             container_id,
-            states: state_names(&states),
+            states,
         };
         let after = decode_token::<layouts::LayoutCursor>(token)?;
         let limit = page_size(size);
@@ -116,8 +113,14 @@ impl Services {
         ))
     }
 
-    /// M3. Removed panes only when `include_terminal`.
-    pub(crate) async fn get_layout(&self, id: &str, include_terminal: bool) -> Result<LayoutView> {
+    /// M3. Removed panes only when `include_terminal`. One read: the
+    /// caller's reach is checked on the row it returns.
+    pub(crate) async fn get_layout(
+        &self,
+        caller: &Caller,
+        id: &str,
+        include_terminal: bool,
+    ) -> Result<LayoutView> {
         validate::field_token("layout_id", id)?;
         let key = id.to_string();
         let found = self
@@ -132,8 +135,9 @@ impl Services {
         let (layout, mut panes) = found.ok_or_else(|| Error::LayoutNotFound {
             layout_id: id.to_string(),
         })?;
+        caller.check(&layout.container_id)?;
         if !include_terminal {
-            panes.retain(|p| p.state != PaneState::Removed.as_str());
+            panes.retain(|p| p.state != PaneState::Removed);
         }
         Ok(LayoutView { layout, panes })
     }
@@ -141,20 +145,22 @@ impl Services {
     /// M4.
     pub(crate) async fn list_panes(
         &self,
-        container: Option<String>,
+        scope: &Scope,
         layout_id: Option<String>,
         states: Vec<PaneState>,
         size: u32,
         token: &str,
     ) -> Result<Page<PaneRow>> {
-        let container_id = self.container_filter(container).await?;
+        let Some(container_id) = scope.filter() else {
+            return Ok(Page::empty());
+        };
         if let Some(l) = &layout_id {
             validate::field_token("layout_id", l)?;
         }
         let filter = PaneFilter {
             container_id,
             layout_id,
-            states: state_names(&states),
+            states,
         };
         let after = decode_token::<panes::PaneCursor>(token)?;
         let limit = page_size(size);
@@ -170,9 +176,11 @@ impl Services {
         ))
     }
 
-    /// M5: a pane and, on request, its predecessors newest first.
+    /// M5: a pane and, on request, its predecessors newest first (one
+    /// read; the caller's reach is checked on the row).
     pub(crate) async fn get_pane(
         &self,
+        caller: &Caller,
         id: &str,
         with_chain: bool,
     ) -> Result<(PaneRow, Vec<PaneRow>)> {
@@ -201,24 +209,53 @@ impl Services {
                 Ok(Some((pane, chain)))
             })
             .await?;
-        found.ok_or_else(|| Error::PaneNotFound {
+        let (pane, chain) = found.ok_or_else(|| Error::PaneNotFound {
             pane_id: id.to_string(),
-        })
+        })?;
+        caller.check(&pane.container_id)?;
+        Ok((pane, chain))
     }
 
-    /// Checks an event filter's ids and resolves its container (by id, short
-    /// id or name) to the stored id.
-    async fn event_filter(&self, mut filter: EventFilter) -> Result<EventFilter> {
-        for (field, value) in [
-            ("layout_id", &filter.layout_id),
-            ("pane_id", &filter.pane_id),
-        ] {
-            if let Some(v) = value {
-                validate::field_token(field, v)?;
-            }
+    /// The event filter of a watch or list: its container scoped for the
+    /// caller (`None`: nothing to show), and a named layout or pane that
+    /// must exist and be within reach — an unknown one answers its
+    /// not-found code at once instead of a stream that never yields.
+    pub(crate) async fn event_filter(
+        &self,
+        caller: &Caller,
+        container: Option<String>,
+        layout_id: Option<String>,
+        pane_id: Option<String>,
+        event_types: Vec<EventType>,
+    ) -> Result<Option<EventFilter>> {
+        if let Some(id) = &layout_id {
+            validate::field_token("layout_id", id)?;
+            let key = id.clone();
+            let row = self
+                .store
+                .read(move |conn| layouts::get(conn, &key))
+                .await?;
+            let row = row.ok_or_else(|| Error::LayoutNotFound {
+                layout_id: id.clone(),
+            })?;
+            caller.check(&row.container_id)?;
         }
-        filter.container_id = self.container_filter(filter.container_id.take()).await?;
-        Ok(filter)
+        if let Some(id) = &pane_id {
+            validate::field_token("pane_id", id)?;
+            let key = id.clone();
+            let row = self.store.read(move |conn| panes::get(conn, &key)).await?;
+            let row = row.ok_or_else(|| Error::PaneNotFound {
+                pane_id: id.clone(),
+            })?;
+            caller.check(&row.container_id)?;
+        }
+        let scope = self.scope(caller, container).await?;
+        Ok(scope.filter().map(|container_id| EventFilter {
+            container_id,
+            layout_id,
+            pane_id,
+            event_types,
+        }))
     }
 
     /// WatchEvents: replay after the start, then live, on a bounded channel.
@@ -227,7 +264,6 @@ impl Services {
         start: Start,
         filter: EventFilter,
     ) -> Result<mpsc::Receiver<Result<Arc<EventRow>>>> {
-        let filter = self.event_filter(filter).await?;
         watch::spawn(self.store.clone(), start, filter, self.config.watch_buffer).await
     }
 
@@ -240,7 +276,6 @@ impl Services {
         page: (u32, &str),
         newest_first: bool,
     ) -> Result<Page<EventRow>> {
-        let filter = self.event_filter(filter).await?;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         // The token is the last sequence returned: the next page continues
         // past it in the page's direction.

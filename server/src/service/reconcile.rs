@@ -5,13 +5,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::Services;
-use super::domain::{Actor, EventType, FailedStage, Origin, PaneState};
-use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transition};
+use super::lifecycle::{Transition, pane_event, reaggregate, transition};
 use super::pipeline::with_retries;
 use super::remove::kill_owned;
+use crate::domain::event::{LaunchCommandExited, RecoveryFailed, RecoveryReattached};
+use crate::domain::{Actor, ContainerState, ExitDetection, FailedStage, Origin, PaneState};
 use crate::error::Result;
 use crate::runtime::RuntimeError;
 use crate::runtime::tmux::{self, Chain, Marked, PANE_FIELDS, PaneInfo, parse_panes};
@@ -102,7 +101,7 @@ impl Services {
         self.store
             .write(move |tx| {
                 if gone {
-                    containers::set_state(tx.conn, &container, "stopped")?;
+                    containers::set_state(tx.conn, &container, ContainerState::Stopped)?;
                 }
                 settle_against(tx, &container, &found, reason)?;
                 release_adopted(tx, &container, &socket, &found)
@@ -206,7 +205,7 @@ impl Services {
             .read(move |conn| {
                 let wanted: BTreeSet<String> = match what {
                     Sweep::StaleOnly => wanted,
-                    Sweep::AndReap => panes::containers_with(conn, PaneState::ALL_NAMES)?
+                    Sweep::AndReap => panes::containers_with(conn, PaneState::ALL)?
                         .into_iter()
                         .collect(),
                 };
@@ -215,7 +214,7 @@ impl Services {
             .await?;
         let mut tasks = tokio::task::JoinSet::new();
         for c in rows {
-            if c.state != "running" || !wanted.contains(&c.id) {
+            if c.state != ContainerState::Running || !wanted.contains(&c.id) {
                 continue;
             }
             let Ok(rt) = self.runtimes.get(&c.id) else {
@@ -298,6 +297,10 @@ impl Services {
     }
 }
 
+/// The states of panes settled with a tmux pane that should still be there:
+/// what boot recovery and the health watcher check.
+const LIVE_SETTLED: &[PaneState] = &[PaneState::Ready, PaneState::Degraded];
+
 /// Settles a container's ready/degraded panes against `found` (its tmux
 /// listing). A pane is present when its `%N` exists in the same session.
 fn settle_against(
@@ -306,10 +309,10 @@ fn settle_against(
     found: &HashMap<String, PaneInfo>,
     reason: Reason,
 ) -> Result<()> {
-    let live = panes::of_container_in(tx.conn, container_id, &["ready", "degraded"])?;
+    let live = panes::of_container_in(tx.conn, container_id, LIVE_SETTLED)?;
     let mut touched = BTreeSet::new();
     for pane in &live {
-        let state = pane_state(pane)?;
+        let state = pane.state;
         let info = pane
             .tmux_pane_id
             .as_ref()
@@ -332,10 +335,12 @@ fn settle_against(
                 if transition(tx, pane, t, Actor::Daemon)? {
                     if reason == Reason::Boot {
                         tx.emit(pane_event(
-                            EventType::RecoveryFailed,
                             Actor::Daemon,
                             pane,
-                            json!({ "label": pane.label, "tmux_pane_id": pane.tmux_pane_id }),
+                            RecoveryFailed {
+                                label: pane.label.clone(),
+                                tmux_pane_id: pane.tmux_pane_id.clone(),
+                            },
                         ))?;
                     }
                     touched.insert(pane.layout_id.clone());
@@ -343,10 +348,15 @@ fn settle_against(
             }
             Some(info) if info.dead && state == PaneState::Ready => {
                 tx.emit(pane_event(
-                    EventType::LaunchCommandExited,
                     Actor::Daemon,
                     pane,
-                    json!({ "exit_code": info.dead_status, "detected_by": "health_watcher" }),
+                    LaunchCommandExited {
+                        exit_code: info.dead_status,
+                        elapsed_ms: None,
+                        detected_by: ExitDetection::HealthWatcher,
+                        profile: None,
+                        argv: Vec::new(),
+                    },
                 ))?;
                 let status = info
                     .dead_status
@@ -362,10 +372,13 @@ fn settle_against(
             }
             Some(_) if reason == Reason::Boot => {
                 tx.emit(pane_event(
-                    EventType::RecoveryReattached,
                     Actor::Daemon,
                     pane,
-                    json!({ "label": pane.label, "tmux_pane_id": pane.tmux_pane_id, "state": pane.state }),
+                    RecoveryReattached {
+                        label: pane.label.clone(),
+                        tmux_pane_id: pane.tmux_pane_id.clone(),
+                        state,
+                    },
                 ))?;
             }
             Some(_) => {}
@@ -380,10 +393,10 @@ fn settle_against(
 /// Containers the health watcher and boot recovery look at: those with
 /// live managed panes or registered adopted agents.
 fn watched_containers(conn: &mut diesel::SqliteConnection) -> Result<Vec<String>> {
-    let mut all: BTreeSet<String> = panes::containers_with(conn, &["ready", "degraded"])?
+    let mut all: BTreeSet<String> = panes::containers_with(conn, LIVE_SETTLED)?
         .into_iter()
         .collect();
-    all.extend(agents::containers_with(conn, Origin::Adopted.as_str())?);
+    all.extend(agents::containers_with(conn, Origin::Adopted)?);
     Ok(all.into_iter().collect())
 }
 
@@ -396,7 +409,7 @@ fn release_adopted(
     socket: &str,
     found: &HashMap<String, PaneInfo>,
 ) -> Result<()> {
-    for agent in agents::of_container(tx.conn, container_id, Origin::Adopted.as_str())? {
+    for agent in agents::of_container(tx.conn, container_id, Origin::Adopted)? {
         if agent.tmux_socket != socket {
             continue;
         }
@@ -452,9 +465,11 @@ fn fail_stale(
 /// Whether tmux pane `tmux_pane_id`, marked as `row`'s, is an orphan: the
 /// row is removed, or settled without owning that `%N`.
 fn is_orphan(row: &PaneRow, tmux_pane_id: &str) -> bool {
-    match row.state.parse::<PaneState>() {
-        Ok(PaneState::Creating) | Err(_) => false,
-        Ok(PaneState::Removed) => true,
-        Ok(_) => row.tmux_pane_id.as_deref() != Some(tmux_pane_id),
+    match row.state {
+        PaneState::Creating => false,
+        PaneState::Removed => true,
+        PaneState::Ready | PaneState::Degraded | PaneState::Failed => {
+            row.tmux_pane_id.as_deref() != Some(tmux_pane_id)
+        }
     }
 }

@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::create::{announce_pane, resolve_profile};
-use super::domain::{Actor, EventType, PaneState};
-use super::lifecycle::{pane_event, pane_state, reaggregate};
+use super::lifecycle::{count, pane_event, reaggregate};
 use super::pipeline::{self, PanePlan, SpawnMode};
 use super::remove::{kill_owned, retire};
 use super::{Services, validate};
 use crate::config::catalog::SHELL_PROFILE;
+use crate::domain::event::PaneRecreated;
+use crate::domain::{Actor, PaneState};
 use crate::error::{Error, Result};
 use crate::store::models::PaneRow;
 use crate::store::{self, Tx, constraint_violation, panes};
@@ -71,7 +70,7 @@ impl Services {
             pane: row.clone(),
             launch,
         };
-        let old_tmux: Vec<(String, String)> = (pred.state == PaneState::Failed.as_str())
+        let old_tmux: Vec<(String, String)> = (pred.state == PaneState::Failed)
             .then(|| pred.tmux_pane_id.clone())
             .flatten()
             .map(|t| (t, pred.id.clone()))
@@ -108,7 +107,7 @@ fn insert_successor(
     {
         return Ok(Outcome::Replay(s.clone()));
     }
-    let state = pane_state(&pred)?;
+    let state = pred.state;
     if !matches!(state, PaneState::Removed | PaneState::Failed) {
         return Err(Error::IllegalRecreateSource {
             predecessor_pane_id: pred.id.clone(),
@@ -123,7 +122,7 @@ fn insert_successor(
         });
     }
     for s in &successors {
-        if pane_state(s)?.is_live() {
+        if s.state.is_live() {
             return Err(Error::ConcurrentRecreate {
                 predecessor_pane_id: pred.id.clone(),
                 in_flight_successor_pane_id: s.id.clone(),
@@ -140,7 +139,7 @@ fn insert_successor(
         launch_command_ref: Some(launch.profile.clone()),
         tmux_pane_id: None,
         pending_marker_token: Some(uuid::Uuid::new_v4().simple().to_string()),
-        state: PaneState::Creating.to_string(),
+        state: PaneState::Creating,
         failed_stage: None,
         failure_reason: None,
         predecessor_id: Some(pred.id.clone()),
@@ -167,10 +166,13 @@ fn insert_successor(
         }
     })?;
     tx.emit(pane_event(
-        EventType::PaneRecreated,
         Actor::Operator,
         &row,
-        json!({ "predecessor_id": pred.id, "chain_depth": row.chain_depth, "label": row.label }),
+        PaneRecreated {
+            predecessor_id: pred.id.clone(),
+            chain_depth: count(row.chain_depth),
+            label: row.label.clone(),
+        },
     ))?;
     announce_pane(tx, &row, launch)?;
     reaggregate(tx, &row.layout_id, Actor::Operator)?;

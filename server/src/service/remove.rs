@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::create::LayoutView;
-use super::domain::{Actor, EventType, Origin, PaneState};
-use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transition};
+use super::lifecycle::{Transition, pane_event, reaggregate, transition};
 use super::pipeline::with_retries;
+use super::scope::Caller;
 use super::{Services, validate};
+use crate::domain::event::PaneRemoved;
+use crate::domain::{Actor, Origin, PaneState};
 use crate::error::{Error, Result};
 use crate::runtime::tmux::{self, Chain, Owner};
 use crate::runtime::{Runtime, RuntimeError};
@@ -35,7 +35,7 @@ impl Services {
             return Ok(p);
         }
         match agent {
-            Some(a) if a.origin == Origin::Adopted.as_str() => Err(Error::ProtectedAdopted {
+            Some(a) if a.origin == Origin::Adopted => Err(Error::ProtectedAdopted {
                 agent_id: a.agent_id,
             }),
             _ => Err(Error::PaneNotFound {
@@ -86,8 +86,12 @@ impl Services {
 
     /// RemoveLayout: every live pane of the layout, same rules as M6. A
     /// layout with a pane still being created is refused as a whole.
-    pub(crate) async fn remove_layout(self: &Arc<Self>, id: &str) -> Result<LayoutView> {
-        let view = self.get_layout(id, false).await?;
+    pub(crate) async fn remove_layout(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<LayoutView> {
+        let view = self.get_layout(caller, id, false).await?;
         for pane in &view.panes {
             removable(pane)?;
         }
@@ -96,7 +100,7 @@ impl Services {
         self.queues
             .run(&view.layout.container_id, async move {
                 // Removed panes too: their marks count below.
-                let view = svc.get_layout(&id, true).await?;
+                let view = svc.get_layout(&Caller::Host, &id, true).await?;
                 let mut live = Vec::new();
                 for pane in &view.panes {
                     if removable(pane)?.is_none() {
@@ -138,7 +142,7 @@ impl Services {
                         Ok(())
                     })
                     .await?;
-                svc.get_layout(&id, true).await
+                svc.get_layout(&Caller::Host, &id, true).await
             })
             .await
             .ok_or_else(shutting_down)?
@@ -148,7 +152,7 @@ impl Services {
 /// `Some(pane)` when removing is a no-op (already removed); an error for a
 /// pane still being created.
 fn removable(pane: &PaneRow) -> Result<Option<PaneRow>> {
-    match pane_state(pane)? {
+    match pane.state {
         PaneState::Removed => Ok(Some(pane.clone())),
         PaneState::Creating => Err(Error::IllegalTransition {
             pane_id: pane.id.clone(),
@@ -202,7 +206,7 @@ pub(crate) fn retire(tx: &mut Tx<'_>, pane_id: &str, actor: Actor, reason: &str)
     let Some(pane) = panes::get(tx.conn, pane_id)? else {
         return Ok(false);
     };
-    if pane_state(&pane)? == PaneState::Removed {
+    if pane.state == PaneState::Removed {
         return Ok(false);
     }
     let mut deleted = 0;
@@ -214,16 +218,15 @@ pub(crate) fn retire(tx: &mut Tx<'_>, pane_id: &str, actor: Actor, reason: &str)
         return Ok(false);
     }
     tx.emit(pane_event(
-        EventType::PaneRemoved,
         actor,
         &pane,
-        json!({
-            "label": pane.label,
-            "tmux_pane_id": pane.tmux_pane_id,
-            "agent_id": pane.agent_id,
-            "routes_deleted": deleted,
-            "reason": reason,
-        }),
+        PaneRemoved {
+            label: pane.label.clone(),
+            tmux_pane_id: pane.tmux_pane_id.clone(),
+            agent_id: pane.agent_id.clone(),
+            routes_deleted: u32::try_from(deleted).unwrap_or(u32::MAX),
+            reason: reason.to_string(),
+        },
     ))?;
     reaggregate(tx, &pane.layout_id, actor)?;
     Ok(true)

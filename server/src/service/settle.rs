@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 
 use diesel::Connection as _;
-use serde_json::json;
 
-use super::domain::{Actor, EventType, FailedStage, Origin, PaneState};
-use super::lifecycle::{Transition, pane_event, pane_state, reaggregate, transition};
+use super::lifecycle::{Transition, pane_event, reaggregate, transition};
 use super::pipeline::PanePlan;
+use crate::domain::event::{LaunchCommandExited, LogAttachFailed};
+use crate::domain::{Actor, ExitDetection, FailedStage, Origin, PaneState};
 use crate::error::Result;
 use crate::store::models::{AgentRow, PaneRow};
 use crate::store::{self, Tx, agents, panes};
@@ -28,7 +28,7 @@ pub(crate) fn record_created(
         panes::update_if(
             tx.conn,
             pane_id,
-            PaneState::Creating.as_str(),
+            PaneState::Creating,
             panes::PaneChanges {
                 tmux_pane_id: Some(Some(tmux_id.clone())),
                 ..Default::default()
@@ -73,7 +73,7 @@ pub(crate) fn settle(
         let Some(current) = panes::get(tx.conn, &pane.id)? else {
             continue;
         };
-        if pane_state(&current)? != PaneState::Creating {
+        if current.state != PaneState::Creating {
             continue;
         }
         if let Err(reason) = &o.present {
@@ -102,7 +102,7 @@ pub(crate) fn settle(
             role: pane.role.clone(),
             capability: pane.capability.clone(),
             label: pane.label.clone(),
-            origin: Origin::Managed.to_string(),
+            origin: Origin::Managed,
             registered: true,
             log_path: o.log.as_ref().ok().map(|p| p.display().to_string()),
             log_attached: o.log.is_ok() && o.exited.is_none(),
@@ -122,15 +122,15 @@ pub(crate) fn settle(
             )
         } else if let Some((code, elapsed_ms)) = o.exited {
             tx.emit(pane_event(
-                EventType::LaunchCommandExited,
                 Actor::Daemon,
                 pane,
-                json!({
-                    "exit_code": code,
-                    "elapsed_ms": elapsed_ms,
-                    "profile": o.plan.launch.profile,
-                    "argv": o.plan.launch.command,
-                }),
+                LaunchCommandExited {
+                    exit_code: code,
+                    elapsed_ms: Some(elapsed_ms),
+                    detected_by: ExitDetection::SettleProbe,
+                    profile: Some(o.plan.launch.profile.clone()),
+                    argv: o.plan.launch.command.clone(),
+                },
             ))?;
             let status = code.map_or("an unknown status".to_string(), |c| format!("status {c}"));
             Transition::stopped(
@@ -140,13 +140,12 @@ pub(crate) fn settle(
             )
         } else if let Err(reason) = &o.log {
             tx.emit(pane_event(
-                EventType::LogAttachFailed,
                 Actor::Daemon,
                 pane,
-                json!({
-                    "reason": reason,
-                    "log_path": o.log_host.as_ref().map(|p| p.display().to_string()),
-                }),
+                LogAttachFailed {
+                    reason: reason.clone(),
+                    log_path: o.log_host.as_ref().map(|p| p.display().to_string()),
+                },
             ))?;
             Transition::stopped(PaneState::Degraded, FailedStage::LogAttach, reason.clone())
         } else {
@@ -200,7 +199,7 @@ pub(crate) fn release_agent(tx: &mut Tx<'_>, agent_id: &str, reason: &str) -> Re
     let Some(pane) = panes::of_agent(tx.conn, agent_id)? else {
         return Ok(false);
     };
-    if !matches!(pane_state(&pane)?, PaneState::Ready | PaneState::Degraded) {
+    if !matches!(pane.state, PaneState::Ready | PaneState::Degraded) {
         return Ok(false);
     }
     let t = Transition::stopped(PaneState::Failed, FailedStage::RecoveryReattach, reason);

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::models::AgentRow;
 use super::schema::agents as a;
+use crate::domain::Origin;
 use crate::error::Result;
 
 /// Inserts an agent row.
@@ -36,7 +37,7 @@ pub(crate) fn unregister(conn: &mut SqliteConnection, id: &str) -> Result<()> {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AgentFilter {
     pub container_id: Option<String>,
-    pub origin: Option<String>,
+    pub origin: Option<Origin>,
     pub include_unregistered: bool,
 }
 
@@ -56,7 +57,7 @@ pub(crate) fn page(
         q = q.filter(a::container_id.eq(c.clone()));
     }
     if let Some(o) = &filter.origin {
-        q = q.filter(a::origin.eq(o.clone()));
+        q = q.filter(a::origin.eq(*o));
     }
     if !filter.include_unregistered {
         q = q.filter(a::registered.eq(true));
@@ -99,7 +100,7 @@ pub(crate) fn holding(
 }
 
 /// Containers with registered agents of `origin`.
-pub(crate) fn containers_with(conn: &mut SqliteConnection, origin: &str) -> Result<Vec<String>> {
+pub(crate) fn containers_with(conn: &mut SqliteConnection, origin: Origin) -> Result<Vec<String>> {
     Ok(a::table
         .filter(a::origin.eq(origin))
         .filter(a::registered.eq(true))
@@ -112,7 +113,7 @@ pub(crate) fn containers_with(conn: &mut SqliteConnection, origin: &str) -> Resu
 pub(crate) fn of_container(
     conn: &mut SqliteConnection,
     container_id: &str,
-    origin: &str,
+    origin: Origin,
 ) -> Result<Vec<AgentRow>> {
     Ok(a::table
         .filter(a::container_id.eq(container_id))

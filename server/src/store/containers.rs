@@ -4,9 +4,11 @@ use diesel::prelude::*;
 
 use super::models::ContainerRow;
 use super::schema::containers as c;
+use crate::domain::{ContainerState, RuntimeKind};
 use crate::error::Result;
 
-/// Id (and name) of the built-in host container.
+/// Id (and name) of the built-in host container. An id, not a closed-set
+/// value, even though it reads like `RuntimeKind::Local`.
 pub(crate) const LOCAL_ID: &str = "local";
 
 /// Makes sure a host container of the `local` runtime is registered.
@@ -14,8 +16,8 @@ pub(crate) fn ensure_local(conn: &mut SqliteConnection, id: &str) -> Result<()> 
     let row = ContainerRow {
         id: id.into(),
         name: id.into(),
-        runtime: "local".into(),
-        state: "running".into(),
+        runtime: RuntimeKind::Local,
+        state: ContainerState::Running,
         user: None,
         labels: "{}".into(),
         last_seen: super::now(),
@@ -24,7 +26,10 @@ pub(crate) fn ensure_local(conn: &mut SqliteConnection, id: &str) -> Result<()> 
         .values(&row)
         .on_conflict(c::id)
         .do_update()
-        .set((c::state.eq("running"), c::last_seen.eq(&row.last_seen)))
+        .set((
+            c::state.eq(ContainerState::Running),
+            c::last_seen.eq(&row.last_seen),
+        ))
         .execute(conn)?;
     Ok(())
 }
@@ -73,7 +78,7 @@ pub(crate) fn upsert_docker(conn: &mut SqliteConnection, row: &ContainerRow) -> 
             c::labels.eq(&row.labels),
         ))
         .execute(conn)?;
-    if row.state == "running" {
+    if row.state == ContainerState::Running {
         diesel::update(c::table.find(&row.id))
             .set(c::last_seen.eq(&row.last_seen))
             .execute(conn)?;
@@ -86,16 +91,20 @@ pub(crate) fn upsert_docker(conn: &mut SqliteConnection, row: &ContainerRow) -> 
 pub(crate) fn mark_unseen_stopped(conn: &mut SqliteConnection, seen: &[String]) -> Result<usize> {
     Ok(diesel::update(
         c::table
-            .filter(c::runtime.eq("docker"))
-            .filter(c::state.ne("stopped"))
+            .filter(c::runtime.eq(RuntimeKind::Docker))
+            .filter(c::state.ne(ContainerState::Stopped))
             .filter(c::id.ne_all(seen)),
     )
-    .set(c::state.eq("stopped"))
+    .set(c::state.eq(ContainerState::Stopped))
     .execute(conn)?)
 }
 
 /// Sets one container's state (the health watcher saw it gone).
-pub(crate) fn set_state(conn: &mut SqliteConnection, id: &str, state: &str) -> Result<()> {
+pub(crate) fn set_state(
+    conn: &mut SqliteConnection,
+    id: &str,
+    state: ContainerState,
+) -> Result<()> {
     diesel::update(c::table.find(id))
         .set(c::state.eq(state))
         .execute(conn)?;
@@ -106,14 +115,17 @@ pub(crate) fn set_state(conn: &mut SqliteConnection, id: &str, state: &str) -> R
 /// wants exactly one).
 pub(crate) fn docker_with_id(conn: &mut SqliteConnection, id: &str) -> Result<Vec<ContainerRow>> {
     Ok(c::table
-        .filter(c::runtime.eq("docker"))
+        .filter(c::runtime.eq(RuntimeKind::Docker))
         .filter(c::id.eq(id))
         .select(ContainerRow::as_select())
         .load(conn)?)
 }
 
 /// Every registered container of `runtime`.
-pub(crate) fn of_runtime(conn: &mut SqliteConnection, runtime: &str) -> Result<Vec<ContainerRow>> {
+pub(crate) fn of_runtime(
+    conn: &mut SqliteConnection,
+    runtime: RuntimeKind,
+) -> Result<Vec<ContainerRow>> {
     Ok(c::table
         .filter(c::runtime.eq(runtime))
         .select(ContainerRow::as_select())

@@ -4,32 +4,32 @@ use diesel::prelude::*;
 
 use super::models::EventRow;
 use super::schema::lifecycle_event as ev;
-use crate::error::Result;
-use crate::service::domain::{Actor, EventType};
+use crate::domain::{Actor, EventPayload, EventType};
+use crate::error::{Error, Result};
 
-/// An event about to be written.
+/// An event about to be written; its type is its payload's.
 #[derive(Debug, Clone)]
 pub(crate) struct NewEvent {
-    pub event_type: EventType,
     pub actor: Actor,
     pub container_id: Option<String>,
     pub layout_id: Option<String>,
     pub pane_id: Option<String>,
-    pub payload: serde_json::Value,
+    pub payload: EventPayload,
 }
 
 /// Inserts `e` and returns the stored row with its sequence.
 pub(crate) fn insert(conn: &mut SqliteConnection, e: NewEvent) -> Result<EventRow> {
+    let payload = e.payload.to_json().map_err(Error::internal)?;
     let row = diesel::insert_into(ev::table)
         .values((
             ev::event_id.eq(super::new_id()),
             ev::timestamp.eq(super::now()),
-            ev::event_type.eq(e.event_type.as_str()),
+            ev::event_type.eq(e.payload.event_type()),
             ev::layout_id.eq(e.layout_id),
             ev::pane_id.eq(e.pane_id),
             ev::container_id.eq(e.container_id),
-            ev::actor.eq(e.actor.as_str()),
-            ev::payload.eq(e.payload.to_string()),
+            ev::actor.eq(e.actor),
+            ev::payload.eq(payload),
         ))
         .returning(EventRow::as_returning())
         .get_result(conn)?;
@@ -42,7 +42,8 @@ pub(crate) struct EventFilter {
     pub container_id: Option<String>,
     pub layout_id: Option<String>,
     pub pane_id: Option<String>,
-    pub event_types: Vec<String>,
+    /// Any of these types; empty means every type.
+    pub event_types: Vec<EventType>,
 }
 
 /// Events with a sequence greater than `after`, oldest first, at most `limit`.
@@ -53,23 +54,6 @@ pub(crate) fn list_after(
     limit: i64,
 ) -> Result<Vec<EventRow>> {
     list_between(conn, after, i64::MAX, filter, limit, false)
-}
-
-/// The `(sequence, event_id)` of events after `after`, oldest first, at most
-/// `limit`: what the mirror compares its lines with, without the payloads.
-pub(crate) fn keys_after(
-    conn: &mut SqliteConnection,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<(i64, String)>> {
-    let after = after.clamp(0, i64::from(i32::MAX)) as i32;
-    let keys: Vec<(i32, String)> = ev::table
-        .select((ev::sequence, ev::event_id))
-        .filter(ev::sequence.gt(after))
-        .order(ev::sequence.asc())
-        .limit(limit)
-        .load(conn)?;
-    Ok(keys.into_iter().map(|(s, id)| (i64::from(s), id)).collect())
 }
 
 /// Events with `after < sequence < before`, oldest (or newest) first, at

@@ -6,6 +6,7 @@ use diesel::sql_types::{Bool, Integer, Text};
 
 use super::models::LayoutRow;
 use super::schema::managed_layout as l;
+use crate::domain::{FailedStage, LayoutState};
 use crate::error::Result;
 
 /// Inserts a new layout row.
@@ -39,7 +40,7 @@ pub(crate) fn by_idempotency_key(
 /// Number of live (non-removed) layouts in the daemon.
 pub(crate) fn count_live(conn: &mut SqliteConnection) -> Result<i64> {
     Ok(l::table
-        .filter(l::state.ne("removed"))
+        .filter(l::state.ne(LayoutState::Removed))
         .count()
         .get_result(conn)?)
 }
@@ -54,7 +55,7 @@ pub(crate) fn session_in_use(
         l::table
             .filter(l::container_id.eq(container_id))
             .filter(l::tmux_session_name.eq(session))
-            .filter(l::state.ne("removed")),
+            .filter(l::state.ne(LayoutState::Removed)),
     ))
     .get_result(conn)?)
 }
@@ -63,8 +64,8 @@ pub(crate) fn session_in_use(
 pub(crate) fn set_aggregate(
     conn: &mut SqliteConnection,
     id: &str,
-    state: &str,
-    failed_stage: Option<&str>,
+    state: LayoutState,
+    failed_stage: Option<FailedStage>,
     ready: i32,
 ) -> Result<()> {
     diesel::update(l::table.find(id))
@@ -82,7 +83,8 @@ pub(crate) fn set_aggregate(
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LayoutFilter {
     pub container_id: Option<String>,
-    pub states: Vec<String>,
+    /// Any of these states; empty means every state.
+    pub states: Vec<LayoutState>,
 }
 
 /// Position after which a page starts: `(state_rank, id)` of the last row.

@@ -294,3 +294,85 @@ pub(crate) fn format_time(t: time::OffsetDateTime) -> String {
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Actor, ContainerState, EventType, Origin, PaneState, RuntimeKind};
+
+    /// A database written by the previous version (commit 8a4b631) reads back
+    /// into the typed rows with the same values, and its filters by closed
+    /// set still match the stored spellings.
+    #[test]
+    fn a_database_of_the_previous_version_reads_back_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agenttower.sqlite3");
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/db-8a4b631/agenttower.sqlite3"
+        );
+        std::fs::copy(fixture, &db).unwrap();
+        let mut conn = SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+        conn.batch_execute(PRAGMAS).unwrap();
+        migrate(&mut conn).unwrap();
+
+        let all = containers::list(&mut conn).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            (all[0].id.as_str(), all[0].runtime, all[0].state),
+            (
+                containers::LOCAL_ID,
+                RuntimeKind::Local,
+                ContainerState::Running
+            )
+        );
+        assert!(
+            containers::of_runtime(&mut conn, RuntimeKind::Docker)
+                .unwrap()
+                .is_empty()
+        );
+
+        let panes = panes::page(&mut conn, &Default::default(), None, 100).unwrap();
+        let count = |s: PaneState| panes.iter().filter(|(_, p)| p.state == s).count();
+        assert_eq!((count(PaneState::Ready), count(PaneState::Removed)), (3, 4));
+        assert!(panes.iter().all(|(_, p)| p.failed_stage.is_none()));
+        let filter = panes::PaneFilter {
+            states: vec![PaneState::Removed],
+            ..Default::default()
+        };
+        assert_eq!(panes::page(&mut conn, &filter, None, 100).unwrap().len(), 4);
+        let ready = panes::containers_with(&mut conn, &[PaneState::Ready]).unwrap();
+        assert_eq!(ready, [containers::LOCAL_ID]);
+
+        let layouts = layouts::page(&mut conn, &Default::default(), None, 100).unwrap();
+        assert_eq!(layouts.len(), 2);
+        assert_eq!(layouts::count_live(&mut conn).unwrap(), 1);
+
+        let agents = agents::page(&mut conn, &Default::default(), None, 100).unwrap();
+        let adopted = agents.iter().filter(|a| a.origin == Origin::Adopted);
+        assert_eq!(adopted.count(), 1);
+        assert_eq!(
+            agents::containers_with(&mut conn, Origin::Adopted).unwrap(),
+            [containers::LOCAL_ID]
+        );
+
+        let events = events::list_after(&mut conn, 0, &Default::default(), 1000).unwrap();
+        assert_eq!(events.len(), 44);
+        for e in &events {
+            assert_eq!(e.payload().unwrap().event_type(), e.event_type);
+        }
+        assert_eq!(events[0].event_type, EventType::LayoutCreated);
+        assert_eq!(events[0].actor, Actor::Operator);
+        let filter = events::EventFilter {
+            event_types: vec![EventType::PaneRemoved],
+            ..Default::default()
+        };
+        let removed = events::list_after(&mut conn, 0, &filter, 1000).unwrap();
+        assert_eq!(removed.len(), 4);
+        assert!(removed.iter().all(|e| filter.matches(e)));
+        // Untouched: a stored payload is served as it was written.
+        let line = serde_json::to_value(&events[0]).unwrap();
+        assert_eq!(line["event_type"], "managed_layout_created");
+        assert_eq!(line["payload"]["intended_pane_count"], 3);
+    }
+}

@@ -1,9 +1,15 @@
-//! Row types of every table. States are stored as their closed-set strings;
-//! the CHECK constraints guarantee they parse.
+//! Row types of every table. Closed-set columns hold the domain enums, stored
+//! as their spelling in `Text` columns (`domain::closed_sets!`); the CHECK
+//! constraints keep other strings out.
 
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::domain::{
+    Actor, ContainerState, EventPayload, EventType, FailedStage, LayoutState, Origin, PaneState,
+    RuntimeKind,
+};
+use crate::error::{Error, Result};
 
 /// `containers` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -11,8 +17,8 @@ use super::schema::*;
 pub(crate) struct ContainerRow {
     pub id: String,
     pub name: String,
-    pub runtime: String,
-    pub state: String,
+    pub runtime: RuntimeKind,
+    pub state: ContainerState,
     pub user: Option<String>,
     pub labels: String,
     pub last_seen: String,
@@ -30,7 +36,7 @@ pub(crate) struct AgentRow {
     pub role: String,
     pub capability: String,
     pub label: String,
-    pub origin: String,
+    pub origin: Origin,
     pub registered: bool,
     pub log_path: Option<String>,
     pub log_attached: bool,
@@ -51,8 +57,8 @@ pub(crate) struct LayoutRow {
     pub tmux_session_name: String,
     pub intended_pane_count: i32,
     pub ready_pane_count: i32,
-    pub state: String,
-    pub failed_stage: Option<String>,
+    pub state: LayoutState,
+    pub failed_stage: Option<FailedStage>,
     pub idempotency_key: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -74,8 +80,8 @@ pub(crate) struct PaneRow {
     pub tmux_pane_index: i32,
     pub tmux_pane_id: Option<String>,
     pub pending_marker_token: Option<String>,
-    pub state: String,
-    pub failed_stage: Option<String>,
+    pub state: PaneState,
+    pub failed_stage: Option<FailedStage>,
     pub failure_reason: Option<String>,
     pub predecessor_id: Option<String>,
     pub chain_depth: i32,
@@ -92,13 +98,28 @@ pub(crate) struct EventRow {
     pub sequence: i32,
     pub event_id: String,
     pub timestamp: String,
-    pub event_type: String,
+    pub event_type: EventType,
     pub layout_id: Option<String>,
     pub pane_id: Option<String>,
     pub container_id: Option<String>,
-    pub actor: String,
+    pub actor: Actor,
+    /// The payload's JSON as stored; read it with [`EventRow::payload`].
     #[serde(serialize_with = "raw_json")]
     pub payload: String,
+}
+
+impl EventRow {
+    /// The typed payload (`internal_error` if the stored JSON does not fit
+    /// the event type).
+    pub(crate) fn payload(&self) -> Result<EventPayload> {
+        EventPayload::parse(self.event_type, &self.payload).map_err(|e| {
+            Error::internal(anyhow::anyhow!(
+                "event {} ({}) has an unreadable payload: {e}",
+                self.sequence,
+                self.event_type
+            ))
+        })
+    }
 }
 
 /// Writes the stored JSON payload as a nested object, not a string.

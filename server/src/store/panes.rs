@@ -6,6 +6,7 @@ use diesel::sql_types::{Bool, Integer, Text};
 
 use super::models::PaneRow;
 use super::schema::managed_pane as p;
+use crate::domain::{FailedStage, PaneState};
 use crate::error::Result;
 
 /// Inserts new pane rows.
@@ -59,7 +60,7 @@ pub(crate) fn successors(conn: &mut SqliteConnection, predecessor: &str) -> Resu
 pub(crate) fn of_container_in(
     conn: &mut SqliteConnection,
     container_id: &str,
-    states: &[&str],
+    states: &[PaneState],
 ) -> Result<Vec<PaneRow>> {
     Ok(p::table
         .filter(p::container_id.eq(container_id))
@@ -70,7 +71,10 @@ pub(crate) fn of_container_in(
 }
 
 /// Containers that have panes in the given states.
-pub(crate) fn containers_with(conn: &mut SqliteConnection, states: &[&str]) -> Result<Vec<String>> {
+pub(crate) fn containers_with(
+    conn: &mut SqliteConnection,
+    states: &[PaneState],
+) -> Result<Vec<String>> {
     Ok(p::table
         .filter(p::state.eq_any(states))
         .select(p::container_id)
@@ -81,7 +85,7 @@ pub(crate) fn containers_with(conn: &mut SqliteConnection, states: &[&str]) -> R
 /// `creating` panes created before `cutoff` (RFC 3339).
 pub(crate) fn stale_creating(conn: &mut SqliteConnection, cutoff: &str) -> Result<Vec<PaneRow>> {
     Ok(p::table
-        .filter(p::state.eq("creating"))
+        .filter(p::state.eq(PaneState::Creating))
         .filter(p::created_at.lt(cutoff))
         .select(PaneRow::as_select())
         .load(conn)?)
@@ -91,8 +95,8 @@ pub(crate) fn stale_creating(conn: &mut SqliteConnection, cutoff: &str) -> Resul
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = super::schema::managed_pane)]
 pub(crate) struct PaneChanges {
-    pub state: Option<String>,
-    pub failed_stage: Option<Option<String>>,
+    pub state: Option<PaneState>,
+    pub failed_stage: Option<Option<FailedStage>>,
     pub failure_reason: Option<Option<String>>,
     pub tmux_pane_id: Option<Option<String>>,
     pub pending_marker_token: Option<Option<String>>,
@@ -107,7 +111,7 @@ pub(crate) struct PaneChanges {
 pub(crate) fn update_if(
     conn: &mut SqliteConnection,
     id: &str,
-    expected_state: &str,
+    expected_state: PaneState,
     mut changes: PaneChanges,
 ) -> Result<bool> {
     changes.updated_at = Some(super::now());
@@ -122,7 +126,8 @@ pub(crate) fn update_if(
 pub(crate) struct PaneFilter {
     pub container_id: Option<String>,
     pub layout_id: Option<String>,
-    pub states: Vec<String>,
+    /// Any of these states; empty means every state.
+    pub states: Vec<PaneState>,
 }
 
 /// Position after which a page starts: `(state_rank, layout_id, index, id)`.

@@ -27,6 +27,15 @@ pub(crate) fn list(conn: &mut SqliteConnection, agent_id: Option<&str>) -> Resul
     Ok(q.load(conn)?)
 }
 
+/// One route by id.
+pub(crate) fn get(conn: &mut SqliteConnection, route_id: &str) -> Result<Option<RouteRow>> {
+    Ok(r::table
+        .find(route_id)
+        .select(RouteRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// Deletes one route; returns whether it existed.
 pub(crate) fn delete(conn: &mut SqliteConnection, route_id: &str) -> Result<bool> {
     Ok(diesel::delete(r::table.find(route_id)).execute(conn)? == 1)

@@ -5,8 +5,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use agenttower::client::{self, ManagedSessionsClient};
+use agenttower::client::{self, ManagedSessionsServiceClient};
+use agenttower::names::ShortName as _;
 use agenttower::pb;
+use agenttower::pb::lifecycle_event::Payload;
+use agenttower::time;
 use clap::{Args, Subcommand};
 use tokio::time::Instant;
 
@@ -56,8 +59,7 @@ pub(crate) struct FilterArgs {
 }
 
 fn parse_event_type(s: &str) -> Result<i32, String> {
-    pb::EventType::from_str_name(&format!("EVENT_TYPE_{}", s.to_ascii_uppercase()))
-        .filter(|t| *t != pb::EventType::Unspecified)
+    pb::EventType::from_short_name(s)
         .map(|t| t as i32)
         .ok_or_else(|| format!("unknown event type {s:?} (e.g. managed_pane_state_changed)"))
 }
@@ -104,11 +106,11 @@ fn events_table(events: &[pb::LifecycleEvent]) {
         events.iter().map(|e| {
             vec![
                 e.sequence.to_string(),
-                e.timestamp.clone(),
-                output::enum_name(e.event_type().as_str_name(), "EVENT_TYPE_"),
+                time::rfc3339(e.event_time.as_ref()),
+                e.event_type().short_name(),
                 e.layout_id.clone(),
                 e.pane_id.clone(),
-                output::enum_name(e.actor().as_str_name(), "ACTOR_"),
+                e.actor().short_name(),
             ]
         }),
     );
@@ -144,7 +146,11 @@ async fn watch(
             event_types: filter.types.clone(),
         };
         let opened = match client::connect(socket).await {
-            Ok(ch) => ManagedSessionsClient::new(ch).watch_events(request).await,
+            Ok(ch) => {
+                ManagedSessionsServiceClient::new(ch)
+                    .watch_events(request)
+                    .await
+            }
             Err(e) => Err(tonic::Status::unavailable(e.to_string())),
         };
         let mut stream = match opened {
@@ -191,7 +197,7 @@ async fn watch(
 }
 
 /// The newest sequence in the log (0 when empty).
-async fn head(c: &mut ManagedSessionsClient) -> Result<u64, Failure> {
+async fn head(c: &mut ManagedSessionsServiceClient) -> Result<u64, Failure> {
     let r = c
         .list_events(pb::ListEventsRequest {
             newest_first: true,
@@ -213,8 +219,8 @@ fn print_event(e: &pb::LifecycleEvent, out: &Out) {
         println!(
             "{:>6}  {}  {:<36}  {}  {}  {}",
             e.sequence,
-            e.timestamp,
-            output::enum_name(e.event_type().as_str_name(), "EVENT_TYPE_"),
+            time::rfc3339(e.event_time.as_ref()),
+            e.event_type().short_name(),
             if e.layout_id.is_empty() {
                 "-"
             } else {
@@ -225,19 +231,29 @@ fn print_event(e: &pb::LifecycleEvent, out: &Out) {
             } else {
                 &e.pane_id
             },
-            e.payload_json
+            payload_json(e)
         );
     }
+}
+
+/// The event's payload member as compact proto3 JSON (`{}` when the type
+/// is newer than this CLI).
+fn payload_json(e: &pb::LifecycleEvent) -> String {
+    serde_json::to_value(e)
+        .ok()
+        .and_then(|mut v| v.get_mut(e.event_type().short_name()).map(|p| p.take()))
+        .map_or_else(|| "{}".to_string(), |p| p.to_string())
 }
 
 /// Follows the layout's events until it leaves `creating`, printing each
 /// pane's progress, then shows the settled layout.
 pub(crate) async fn wait_settled(
-    c: &mut ManagedSessionsClient,
+    c: &mut ManagedSessionsServiceClient,
     created: &pb::CreateLayoutResponse,
     timeout: Duration,
     out: &Out,
 ) -> CliResult {
+    let created = created.layout.clone().unwrap_or_default();
     let layout_id = created.layout_id.clone();
     let deadline = Instant::now() + timeout;
     let labels: HashMap<String, String> = created
@@ -271,31 +287,31 @@ pub(crate) async fn wait_settled(
                 "the event stream ended before the layout settled",
             )));
         };
-        let payload: serde_json::Value = serde_json::from_str(&e.payload_json).unwrap_or_default();
-        let to = payload["to"].as_str().unwrap_or_default();
-        match e.event_type() {
-            pb::EventType::ManagedPaneStateChanged if !out.json => {
+        match e.payload {
+            Some(Payload::ManagedPaneStateChanged(p)) if !out.json => {
                 let label = labels.get(&e.pane_id).map_or(e.pane_id.as_str(), |l| l);
-                let stage = payload["failed_stage"].as_str().unwrap_or_default();
-                let reason = payload["reason"].as_str().unwrap_or_default();
+                let stage = output::stage(p.failed_stage());
                 eprintln!(
-                    "  pane {label}: {} → {to}{}",
-                    payload["from"].as_str().unwrap_or_default(),
+                    "  pane {label}: {} → {}{}",
+                    p.from_state().short_name(),
+                    p.to_state().short_name(),
                     if stage.is_empty() {
                         String::new()
                     } else {
-                        format!(" ({stage}: {reason})")
+                        format!(" ({stage}: {})", p.reason)
                     }
                 );
             }
-            pb::EventType::ManagedLayoutStateChanged => {
+            Some(Payload::ManagedLayoutStateChanged(p)) => {
                 if !out.json {
                     eprintln!(
-                        "layout {layout_id}: {to} ({}/{} ready)",
-                        payload["ready_pane_count"], payload["intended_pane_count"]
+                        "layout {layout_id}: {} ({}/{} ready)",
+                        p.to_state().short_name(),
+                        p.ready_pane_count,
+                        p.intended_pane_count
                     );
                 }
-                settled = to != "creating";
+                settled = p.to_state() != pb::LayoutState::Creating;
             }
             _ => {}
         }
@@ -307,8 +323,8 @@ pub(crate) async fn wait_settled(
         })
         .await?
         .into_inner();
-    out.show(&r, || output::panes_table(&r.panes));
-    let layout = r.layout.unwrap_or_default();
+    let layout = r.layout.clone().unwrap_or_default();
+    out.show(&r, || output::panes_table(&layout.panes));
     match layout.state() {
         pb::LayoutState::Ready => Ok(()),
         other => Err(Failure::NotReady(format!(

@@ -12,8 +12,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agenttower::client::{self, ManagedSessionsClient};
+use agenttower::client::{self, ManagedSessionsServiceClient};
+use agenttower::names::ShortName as _;
 use agenttower::pb;
+use agenttower::time;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use output::{Out, print_table};
@@ -267,6 +269,16 @@ impl StateArg {
             StateArg::Removed => pb::PaneState::Removed,
         }) as i32
     }
+
+    fn layout(self) -> i32 {
+        (match self {
+            StateArg::Creating => pb::LayoutState::Creating,
+            StateArg::Ready => pb::LayoutState::Ready,
+            StateArg::Degraded => pb::LayoutState::Degraded,
+            StateArg::Failed => pb::LayoutState::Failed,
+            StateArg::Removed => pb::LayoutState::Removed,
+        }) as i32
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -355,8 +367,12 @@ async fn main() -> ExitCode {
     })
 }
 
-pub(crate) async fn connect(socket: &std::path::Path) -> Result<ManagedSessionsClient, Failure> {
-    Ok(ManagedSessionsClient::new(client::connect(socket).await?))
+pub(crate) async fn connect(
+    socket: &std::path::Path,
+) -> Result<ManagedSessionsServiceClient, Failure> {
+    Ok(ManagedSessionsServiceClient::new(
+        client::connect(socket).await?,
+    ))
 }
 
 async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult {
@@ -478,7 +494,7 @@ async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult
     }
 }
 
-async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
     match cmd {
         LayoutCmd::Create(args) => {
             let mut overrides = HashMap::new();
@@ -500,13 +516,14 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
                 .into_inner();
             if !args.wait {
                 out.show(&r, || {
+                    let layout = r.layout.clone().unwrap_or_default();
                     println!(
                         "layout {} {}{}",
-                        r.layout_id,
-                        output::layout_state(r.state()),
+                        layout.layout_id,
+                        output::layout_state(layout.state()),
                         if r.replay { " (replay)" } else { "" }
                     );
-                    output::panes_table(&r.panes);
+                    output::panes_table(&layout.panes);
                 });
                 return Ok(());
             }
@@ -520,10 +537,9 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
             let r = c
                 .list_layouts(pb::ListLayoutsRequest {
                     container_id: container.unwrap_or_default(),
-                    states: states.iter().map(|s| s.pane()).collect(),
+                    states: states.iter().map(|s| s.layout()).collect(),
                     page_size: page.page_size,
                     page_token: page.page_token,
-                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -548,8 +564,8 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
                 if let Some(l) = &r.layout {
                     output::layouts_table(std::slice::from_ref(l));
                     println!();
+                    output::panes_table(&l.panes);
                 }
-                output::panes_table(&r.panes);
             });
             Ok(())
         }
@@ -570,7 +586,7 @@ async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsClient, out: &Out) -> CliR
     }
 }
 
-async fn pane(cmd: PaneCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+async fn pane(cmd: PaneCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
     match cmd {
         PaneCmd::List {
             container,
@@ -585,7 +601,6 @@ async fn pane(cmd: PaneCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResul
                     states: states.iter().map(|s| s.pane()).collect(),
                     page_size: page.page_size,
                     page_token: page.page_token,
-                    ..Default::default()
                 })
                 .await?
                 .into_inner();
@@ -649,7 +664,7 @@ async fn pane(cmd: PaneCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResul
     }
 }
 
-async fn route(cmd: RouteCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+async fn route(cmd: RouteCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
     let routes = match cmd {
         RouteCmd::Create {
             source_agent_id,
@@ -690,7 +705,7 @@ async fn route(cmd: RouteCmd, mut c: ManagedSessionsClient, out: &Out) -> CliRes
                     x.route_id.clone(),
                     x.source_agent_id.clone(),
                     x.target_agent_id.clone(),
-                    x.created_at.clone(),
+                    time::rfc3339(x.create_time.as_ref()),
                 ]
             }),
         )
@@ -698,7 +713,7 @@ async fn route(cmd: RouteCmd, mut c: ManagedSessionsClient, out: &Out) -> CliRes
     Ok(())
 }
 
-async fn agent(cmd: AgentCmd, mut c: ManagedSessionsClient, out: &Out) -> CliResult {
+async fn agent(cmd: AgentCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
     let r = match cmd {
         AgentCmd::List {
             container,
@@ -777,10 +792,10 @@ fn print_containers(containers: &[pb::Container]) {
             vec![
                 c.container_id.clone(),
                 c.name.clone(),
-                output::enum_name(c.runtime().as_str_name(), "RUNTIME_KIND_"),
-                output::enum_name(c.state().as_str_name(), "CONTAINER_STATE_"),
+                c.runtime().short_name(),
+                c.state().short_name(),
                 c.user.clone(),
-                c.last_seen.clone(),
+                time::rfc3339(c.last_seen_time.as_ref()),
             ]
         }),
     )

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
+use agenttower::names::ShortName as _;
 use agenttower::pb;
+use agenttower::time;
 
 /// Where results go: a table for people or proto3 JSON for scripts.
 pub(crate) struct Out {
@@ -38,23 +40,19 @@ impl Out {
     }
 }
 
-/// `PANE_STATE_READY` → `ready`.
-pub(crate) fn enum_name(full: &str, prefix: &str) -> String {
-    full.trim_start_matches(prefix).to_ascii_lowercase()
-}
-
 pub(crate) fn layout_state(s: pb::LayoutState) -> String {
-    enum_name(s.as_str_name(), "LAYOUT_STATE_")
+    s.short_name()
 }
 
 fn pane_state(s: pb::PaneState) -> String {
-    enum_name(s.as_str_name(), "PANE_STATE_")
+    s.short_name()
 }
 
-fn stage(s: pb::FailedStage) -> String {
+/// A failed stage's short name; empty when there is none.
+pub(crate) fn stage(s: pb::FailedStage) -> String {
     match s {
         pb::FailedStage::Unspecified => String::new(),
-        s => enum_name(s.as_str_name(), "FAILED_STAGE_"),
+        s => s.short_name(),
     }
 }
 
@@ -100,7 +98,7 @@ pub(crate) fn layouts_table(layouts: &[pb::Layout]) {
                 l.tmux_session_name.clone(),
                 layout_state(l.state()),
                 format!("{}/{}", l.ready_pane_count, l.intended_pane_count),
-                l.created_at.clone(),
+                time::rfc3339(l.create_time.as_ref()),
             ]
         }),
     );
@@ -146,7 +144,7 @@ pub(crate) fn agents_table(agents: &[pb::Agent]) {
                 a.tmux_pane_id.clone(),
                 a.label.clone(),
                 a.role.clone(),
-                enum_name(a.origin().as_str_name(), "AGENT_ORIGIN_"),
+                a.origin().short_name(),
                 a.registered.to_string(),
             ]
         }),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use agenttower::client::ManagedSessionsClient;
+use agenttower::client::ManagedSessionsServiceClient;
 use anyhow::{Context as _, bail};
 
 /// How long a start or stop may take before the benchmark gives up.
@@ -130,8 +130,8 @@ impl Bench {
             .map_or(0.0, |kib| kib / 1024.0)
     }
 
-    pub(crate) async fn client(&self) -> anyhow::Result<ManagedSessionsClient> {
-        Ok(ManagedSessionsClient::new(
+    pub(crate) async fn client(&self) -> anyhow::Result<ManagedSessionsServiceClient> {
+        Ok(ManagedSessionsServiceClient::new(
             agenttower::client::connect(self.socket()).await?,
         ))
     }

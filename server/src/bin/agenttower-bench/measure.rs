@@ -5,8 +5,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use agenttower::client::ManagedSessionsClient;
+use agenttower::client::ManagedSessionsServiceClient;
+use agenttower::names::ShortName as _;
 use agenttower::pb;
+use agenttower::pb::lifecycle_event::Payload;
 use anyhow::{Context as _, bail};
 use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
@@ -332,7 +334,7 @@ fn floor(socket: &Path, session: &str, panes: usize, log_dir: &Path) -> anyhow::
 type Settled = tonic::Streaming<pb::WatchEventsResponse>;
 
 /// A stream of layout state changes from now on.
-async fn watch_layout_states(c: &mut ManagedSessionsClient) -> anyhow::Result<Settled> {
+async fn watch_layout_states(c: &mut ManagedSessionsServiceClient) -> anyhow::Result<Settled> {
     Ok(c.watch_events(pb::WatchEventsRequest {
         from_now: true,
         event_types: vec![pb::EventType::ManagedLayoutStateChanged as i32],
@@ -351,11 +353,10 @@ async fn settle(settled: &mut Settled, layout_id: &str) -> anyhow::Result<String
             .context("the event stream ended")?;
         if let Some(pb::watch_events_response::Item::Event(e)) = item.item
             && e.layout_id == layout_id
+            && let Some(Payload::ManagedLayoutStateChanged(p)) = e.payload
+            && p.to_state() != pb::LayoutState::Creating
         {
-            let payload: serde_json::Value = serde_json::from_str(&e.payload_json)?;
-            if payload["to"] != "creating" {
-                return Ok(payload["to"].as_str().unwrap_or_default().to_string());
-            }
+            return Ok(p.to_state().short_name());
         }
     }
 }
@@ -363,7 +364,7 @@ async fn settle(settled: &mut Settled, layout_id: &str) -> anyhow::Result<String
 /// Creates a layout and waits until it settles `ready`; returns the
 /// CreateLayout round trip, the time to ready and the layout's id.
 async fn converge(
-    c: &mut ManagedSessionsClient,
+    c: &mut ManagedSessionsServiceClient,
     settled: &mut Settled,
     container: &str,
     template: &str,
@@ -380,16 +381,17 @@ async fn converge(
         .await?
         .into_inner();
     let call = started.elapsed();
-    let state = settle(settled, &r.layout_id).await?;
+    let layout_id = r.layout.map(|l| l.layout_id).unwrap_or_default();
+    let state = settle(settled, &layout_id).await?;
     let total = started.elapsed();
-    if state != "ready" {
+    if state != pb::LayoutState::Ready.short_name() {
         bail!("layout {session} settled {state}");
     }
-    Ok((call, total, r.layout_id))
+    Ok((call, total, layout_id))
 }
 
 /// Removes a layout the benchmark no longer needs.
-async fn remove(c: &mut ManagedSessionsClient, layout_id: String) -> anyhow::Result<()> {
+async fn remove(c: &mut ManagedSessionsServiceClient, layout_id: String) -> anyhow::Result<()> {
     c.remove_layout(pb::RemoveLayoutRequest { layout_id })
         .await?;
     Ok(())
@@ -400,7 +402,7 @@ async fn remove(c: &mut ManagedSessionsClient, layout_id: String) -> anyhow::Res
 /// the 100, one figure per create).
 async fn watchers(
     b: &Bench,
-    c: &mut ManagedSessionsClient,
+    c: &mut ManagedSessionsServiceClient,
     settled: &mut Settled,
     runs: usize,
 ) -> anyhow::Result<Samples> {
@@ -440,19 +442,20 @@ async fn watchers(
             })
             .await?
             .into_inner();
+        let layout_id = r.layout.map(|l| l.layout_id).unwrap_or_default();
         let mut latencies = Samples::default();
         while latencies.0.len() < 100 {
             let (id, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
                 .await
                 .context("a watcher missed an event")?
                 .context("watchers ended")?;
-            if id == r.layout_id {
+            if id == layout_id {
                 latencies.push(at - started);
             }
         }
         p99.0.push(latencies.percentile(99.0));
-        settle(settled, &r.layout_id).await?;
-        remove(c, r.layout_id).await?;
+        settle(settled, &layout_id).await?;
+        remove(c, layout_id).await?;
     }
     for t in tasks {
         t.abort();
@@ -486,7 +489,7 @@ fn seed(db: &Path, layouts: usize) -> anyhow::Result<()> {
 
 /// `calls` sequential GetLayout and ListPanes round trips.
 async fn reads(
-    c: &mut ManagedSessionsClient,
+    c: &mut ManagedSessionsServiceClient,
     layout_id: &str,
     calls: usize,
 ) -> anyhow::Result<(Samples, Samples)> {
@@ -574,7 +577,7 @@ async fn recovery(layouts: usize, runs: usize) -> anyhow::Result<(Samples, Sampl
             })
             .await?
             .into_inner();
-        pending.push(r.layout_id);
+        pending.push(r.layout.map(|l| l.layout_id).unwrap_or_default());
     }
     let mut ready = 0;
     while ready < pending.len() {
@@ -584,7 +587,8 @@ async fn recovery(layouts: usize, runs: usize) -> anyhow::Result<(Samples, Sampl
             .context("stream ended")?;
         if let Some(pb::watch_events_response::Item::Event(e)) = item.item
             && pending.contains(&e.layout_id)
-            && e.payload_json.contains("\"to\":\"ready\"")
+            && let Some(Payload::ManagedLayoutStateChanged(p)) = &e.payload
+            && p.to_state() == pb::LayoutState::Ready
         {
             ready += 1;
         }

@@ -1,14 +1,36 @@
 //! The domain's closed sets and the lifecycle rules of SPEC §6: pane states,
 //! failed stages, allowed transitions, layout aggregation and operator hints.
+//!
+//! `closed_sets!` below is THE one mapping between a closed set's members and
+//! their stored spelling: the database columns (through diesel, as `Text`),
+//! the JSON of event payloads and `events.jsonl` (through serde) all go
+//! through it. The wire (protobuf) mapping is `api::enums`. Nowhere else in
+//! the daemon is a member spelled as a string (a unit test below checks it).
+//! Typed event payloads are in [`event`].
+
+pub(crate) mod event;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub(crate) use event::EventPayload;
+
+/// One closed set: the enum, its spelling both ways (`as_str`, `FromStr`),
+/// diesel `Text` (SQLite) and serde string mappings that use that spelling.
+/// An unknown stored string is an error (diesel deserialization error, serde
+/// error), never a panic.
 macro_rules! closed_set {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }
+    ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub(crate) enum $name { $($variant),+ }
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::expression::AsExpression,
+            diesel::deserialize::FromSqlRow,
+        )]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub(crate) enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             /// Every member, in declaration order.
@@ -19,7 +41,7 @@ macro_rules! closed_set {
             #[allow(dead_code)]
             pub(crate) const ALL_NAMES: &'static [&'static str] = &[$($text),+];
 
-            /// The stored / wire spelling.
+            /// The stored / `events.jsonl` spelling.
             pub(crate) fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -36,19 +58,76 @@ macro_rules! closed_set {
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownValue(s.to_string())),
+                    _ => Err(UnknownValue {
+                        set: stringify!($name),
+                        value: s.to_string(),
+                    }),
                 }
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                out.set_value(self.as_str());
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlite>
+            for $name
+        {
+            fn from_sql(
+                value: <diesel::sqlite::Sqlite as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    diesel::sqlite::Sqlite,
+                >>::from_sql(value)?;
+                Ok(text.parse::<$name>()?)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
             }
         }
     };
 }
 
+/// Every closed set of the daemon, each through `closed_set!`, plus
+/// `CLOSED_SETS`: the name and spellings of each (what the literal check
+/// below walks, so a new set is covered without listing it twice).
+macro_rules! closed_sets {
+    ($($(#[$meta:meta])* $name:ident { $($body:tt)+ })+) => {
+        $(closed_set!($(#[$meta])* $name { $($body)+ });)+
+
+        /// `(set name, every member's spelling)` of every closed set.
+        #[allow(dead_code)]
+        pub(crate) const CLOSED_SETS: &[(&str, &[&str])] =
+            &[$((stringify!($name), $name::ALL_NAMES)),+];
+    };
+}
+
 /// A stored string that is not a member of its closed set.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown closed-set value {0:?}")]
-pub(crate) struct UnknownValue(pub String);
+#[error("{value:?} is not a {set}")]
+pub(crate) struct UnknownValue {
+    pub set: &'static str,
+    pub value: String,
+}
 
-closed_set!(
+closed_sets! {
     /// Lifecycle state of a pane (and, aggregated, of a layout).
     PaneState {
         Creating => "creating",
@@ -57,9 +136,7 @@ closed_set!(
         Failed => "failed",
         Removed => "removed",
     }
-);
 
-closed_set!(
     /// Where a degraded or failed pane stopped.
     FailedStage {
         PaneCreate => "pane_create",
@@ -69,33 +146,25 @@ closed_set!(
         TmuxKill => "tmux_kill",
         RecoveryReattach => "recovery_reattach",
     }
-);
 
-closed_set!(
     /// How an agent came to be registered.
     Origin {
         Managed => "managed",
         Adopted => "adopted",
     }
-);
 
-closed_set!(
     /// Who caused an event.
     Actor {
         Operator => "operator",
         Daemon => "daemon",
     }
-);
 
-closed_set!(
     /// Which runtime reaches a container.
     RuntimeKind {
         Local => "local",
         Docker => "docker",
     }
-);
 
-closed_set!(
     /// Kind of a lifecycle event (SPEC §12).
     EventType {
         LayoutCreated => "managed_layout_created",
@@ -111,7 +180,21 @@ closed_set!(
         RecoveryReattached => "managed_layout_recovery_reattached",
         RecoveryFailed => "managed_layout_recovery_failed",
     }
-);
+
+    /// What a container's runtime reported last.
+    ContainerState {
+        Running => "running",
+        Stopped => "stopped",
+    }
+
+    /// How a launch command's exit was noticed.
+    ExitDetection {
+        /// The probe after the settle window, while the pane was created.
+        SettleProbe => "settle_probe",
+        /// The health watcher, after the pane was ready.
+        HealthWatcher => "health_watcher",
+    }
+}
 
 /// Layouts have the same states as panes, derived from them.
 pub(crate) type LayoutState = PaneState;
@@ -233,5 +316,66 @@ mod tests {
             assert_eq!(s.as_str().parse::<EventType>().unwrap(), *s);
         }
         assert!("bogus".parse::<FailedStage>().is_err());
+        let names: Vec<&str> = CLOSED_SETS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "PaneState",
+                "FailedStage",
+                "Origin",
+                "Actor",
+                "RuntimeKind",
+                "EventType",
+                "ContainerState",
+                "ExitDetection"
+            ]
+        );
+    }
+
+    #[test]
+    fn serde_uses_the_stored_spelling() {
+        assert_eq!(
+            serde_json::to_string(&FailedStage::RecoveryReattach).unwrap(),
+            r#""recovery_reattach""#
+        );
+        assert_eq!(
+            serde_json::from_str::<ContainerState>(r#""stopped""#).unwrap(),
+            ContainerState::Stopped
+        );
+        let err = serde_json::from_str::<PaneState>(r#""Ready""#).unwrap_err();
+        assert!(err.to_string().contains("is not a PaneState"), "{err}");
+        assert!(serde_json::from_str::<Actor>("1").is_err());
+    }
+
+    #[test]
+    fn sqlite_text_uses_the_stored_spelling() {
+        use diesel::dsl::sql;
+        use diesel::prelude::*;
+        use diesel::sql_types::{Nullable, Text};
+
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        for kind in RuntimeKind::ALL {
+            let stored: String = diesel::select(kind.into_sql::<Text>())
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(stored, kind.as_str());
+            let read: RuntimeKind = diesel::select(sql::<Text>(&format!("'{stored}'")))
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(read, *kind);
+        }
+        let none: Option<FailedStage> = diesel::select(sql::<Nullable<Text>>("NULL"))
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(none, None);
+        // An unknown stored string is a deserialization error, not a panic.
+        let bogus = diesel::select(sql::<Text>("'Creating'")).get_result::<PaneState>(&mut conn);
+        assert!(
+            matches!(bogus, Err(diesel::result::Error::DeserializationError(_))),
+            "{bogus:?}"
+        );
     }
 }
+
+#[cfg(test)]
+mod literal_scan;
