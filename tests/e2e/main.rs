@@ -21,6 +21,7 @@ mod privacy;
 mod reads;
 mod recovery;
 mod schema;
+mod upgrade;
 mod validation;
 mod watch;
 mod wire_errors;
