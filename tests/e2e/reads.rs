@@ -181,3 +181,53 @@ async fn paging_layouts_and_panes_returns_every_row_once_in_order() {
     assert_eq!(one.pane.unwrap().pane_id, degraded[0].pane_id);
     assert!(one.predecessor_chain.is_empty());
 }
+
+/// ListContainers pages for real: id order, the token continues after the
+/// last id, a page size over the maximum is clamped, a bad token refused.
+#[tokio::test]
+async fn list_containers_pages_in_id_order() {
+    let d = Daemon::start_with(Setup::default().containers(&["c2", "c1"])).await;
+    let mut c = d.client().await;
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .list_containers(pb::ListContainersRequest {
+                page_size: 1,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.containers.len(), 1, "{page:?}");
+        ids.push(page.containers[0].container_id.clone());
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.contains(&"local".to_string()));
+    let all = c
+        .list_containers(pb::ListContainersRequest {
+            page_size: 100_000,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let all_ids: Vec<String> = all.containers.into_iter().map(|c| c.container_id).collect();
+    assert_eq!(all_ids, ids);
+    assert!(all.next_page_token.is_empty());
+    let (code, e) = err(c
+        .list_containers(pb::ListContainersRequest {
+            page_size: 1,
+            page_token: "not-a-token".into(),
+        })
+        .await);
+    assert_eq!(code, tonic::Code::InvalidArgument);
+    assert_eq!(e.details["field"], "page_token");
+}

@@ -313,3 +313,67 @@ async fn a_watcher_that_disconnects_is_cleaned_up() {
     })
     .await;
 }
+
+/// A watch or list naming a layout or pane that does not exist answers its
+/// not-found code at once (it used to wait forever for events that could
+/// never come), as an unknown container always did.
+#[tokio::test]
+async fn unknown_layouts_and_panes_in_event_filters_are_not_found_at_once() {
+    let d = Daemon::start().await;
+    let real = d.create_settled("1m+2s", "known").await;
+    let mut c = d.client().await;
+    let nobody = "01a203e7-0000-7000-8000-000000000000".to_string();
+    for (request, reason) in [
+        (
+            pb::WatchEventsRequest {
+                layout_id: nobody.clone(),
+                ..Default::default()
+            },
+            "managed_layout_not_found",
+        ),
+        (
+            pb::WatchEventsRequest {
+                pane_id: nobody.clone(),
+                ..Default::default()
+            },
+            "managed_pane_not_found",
+        ),
+        (
+            pb::WatchEventsRequest {
+                // A layout id is not a pane id.
+                pane_id: real.layout_id(),
+                ..Default::default()
+            },
+            "managed_pane_not_found",
+        ),
+    ] {
+        let answer = tokio::time::timeout(DEADLINE, c.watch_events(request))
+            .await
+            .expect("an answer, not a stream that waits");
+        let (code, e) = err(answer);
+        assert_eq!((code, e.reason.as_str()), (tonic::Code::NotFound, reason));
+    }
+    let (code, e) = err(c
+        .list_events(pb::ListEventsRequest {
+            layout_id: nobody.clone(),
+            ..Default::default()
+        })
+        .await);
+    assert_eq!(
+        (code, e.reason.as_str()),
+        (tonic::Code::NotFound, "managed_layout_not_found")
+    );
+    assert_eq!(e.details["layout_id"], nobody);
+    // The real ones still filter.
+    let listed = c
+        .list_events(pb::ListEventsRequest {
+            layout_id: real.layout_id(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(!listed.is_empty());
+    assert!(listed.iter().all(|e| e.layout_id == real.layout_id()));
+}

@@ -49,6 +49,28 @@ impl Api {
         Api { svc }
     }
 
+    /// The filter of a WatchEvents or ListEvents request, scoped for the
+    /// caller; `None` when it may see nothing.
+    async fn event_filter(
+        &self,
+        peer: &Peer,
+        container_id: String,
+        layout_id: String,
+        pane_id: String,
+        event_types: &[i32],
+    ) -> Result<Option<crate::service::reads::EventFilter>> {
+        let event_types = convert::event_type_filter(event_types)?;
+        self.svc
+            .event_filter(
+                peer,
+                opt(container_id),
+                opt(layout_id),
+                opt(pane_id),
+                event_types,
+            )
+            .await
+    }
+
     async fn create_layout(
         &self,
         peer: &Peer,
@@ -191,18 +213,10 @@ impl Api {
         peer: &Peer,
         r: pb::WatchEventsRequest,
     ) -> Result<WatchEventsStream> {
-        let event_types = convert::event_type_filter(&r.event_types)?;
-        let Some(filter) = self
-            .svc
-            .event_filter(
-                peer,
-                opt(r.container_id),
-                opt(r.layout_id),
-                opt(r.pane_id),
-                event_types,
-            )
-            .await?
-        else {
+        let filter = self
+            .event_filter(peer, r.container_id, r.layout_id, r.pane_id, &r.event_types)
+            .await?;
+        let Some(filter) = filter else {
             // Another container's events: a stream that never yields.
             return Ok(Box::pin(tokio_stream::pending()));
         };
@@ -225,18 +239,10 @@ impl Api {
         peer: &Peer,
         r: pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse> {
-        let event_types = convert::event_type_filter(&r.event_types)?;
-        let Some(filter) = self
-            .svc
-            .event_filter(
-                peer,
-                opt(r.container_id),
-                opt(r.layout_id),
-                opt(r.pane_id),
-                event_types,
-            )
-            .await?
-        else {
+        let filter = self
+            .event_filter(peer, r.container_id, r.layout_id, r.pane_id, &r.event_types)
+            .await?;
+        let Some(filter) = filter else {
             return Ok(pb::ListEventsResponse::default());
         };
         let page = self

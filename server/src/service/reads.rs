@@ -15,10 +15,13 @@ use super::{Services, validate};
 use crate::domain::{EventType, PaneState};
 use crate::error::{Error, Result};
 use crate::events::watch::{self, Start};
-use crate::store::events::{self, EventFilter};
+use crate::store::events;
 use crate::store::layouts::{self, LayoutFilter};
 use crate::store::models::{EventRow, LayoutRow, PaneRow};
 use crate::store::panes::{self, PaneFilter};
+
+/// The filter of an event watch or list, as the service builds it.
+pub(crate) use crate::store::events::EventFilter;
 
 /// Default and maximum page sizes (SPEC §7).
 pub(crate) const DEFAULT_PAGE: u32 = 50;
