@@ -121,7 +121,6 @@ impl From<LayoutState> for pb::LayoutState {
 
 /// The `LayoutState` of a wire `LayoutState` number; `None` for
 /// `UNSPECIFIED` or a number this daemon does not know.
-#[allow(dead_code)]
 pub(crate) fn layout_state(v: i32) -> Option<LayoutState> {
     match pb::LayoutState::try_from(v) {
         Ok(pb::LayoutState::Creating) => Some(PaneState::Creating),

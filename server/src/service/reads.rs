@@ -231,23 +231,28 @@ impl Services {
         pane_id: Option<String>,
         event_types: Vec<EventType>,
     ) -> Result<Option<EventFilter>> {
+        for (field, value) in [("layout_id", &layout_id), ("pane_id", &pane_id)] {
+            if let Some(v) = value {
+                validate::field_token(field, v)?;
+            }
+        }
+        let (l, p) = (layout_id.clone(), pane_id.clone());
+        let (layout, pane) = self
+            .store
+            .read(move |conn| {
+                let layout = l.map(|id| layouts::get(conn, &id)).transpose()?;
+                let pane = p.map(|id| panes::get(conn, &id)).transpose()?;
+                Ok((layout, pane))
+            })
+            .await?;
         if let Some(id) = &layout_id {
-            validate::field_token("layout_id", id)?;
-            let key = id.clone();
-            let row = self
-                .store
-                .read(move |conn| layouts::get(conn, &key))
-                .await?;
-            let row = row.ok_or_else(|| Error::LayoutNotFound {
+            let row = layout.flatten().ok_or_else(|| Error::LayoutNotFound {
                 layout_id: id.clone(),
             })?;
             caller.check(&row.container_id)?;
         }
         if let Some(id) = &pane_id {
-            validate::field_token("pane_id", id)?;
-            let key = id.clone();
-            let row = self.store.read(move |conn| panes::get(conn, &key)).await?;
-            let row = row.ok_or_else(|| Error::PaneNotFound {
+            let row = pane.flatten().ok_or_else(|| Error::PaneNotFound {
                 pane_id: id.clone(),
             })?;
             caller.check(&row.container_id)?;
