@@ -179,6 +179,28 @@ closed_sets! {
         LogAttachFailed => "managed_pane_log_attach_failed",
         RecoveryReattached => "managed_layout_recovery_reattached",
         RecoveryFailed => "managed_layout_recovery_failed",
+        AgentActivityChanged => "agent_activity_changed",
+    }
+
+    /// What the agent in a pane is doing (docs/activity.md).
+    Activity {
+        Unknown => "unknown",
+        Working => "working",
+        WaitingForInput => "waiting_for_input",
+        Idle => "idle",
+        Exited => "exited",
+    }
+
+    /// Where an agent's activity came from.
+    ActivitySource {
+        /// ReportActivity from a process in the pane.
+        Report => "report",
+        /// A launch profile's prompt rule matched the pane's last lines.
+        PromptRule => "prompt_rule",
+        /// The pane's output, or its silence.
+        Output => "output",
+        /// The pane's process exited or the pane vanished.
+        Process => "process",
     }
 
     /// What a container's runtime reported last.
@@ -326,6 +348,8 @@ mod tests {
                 "Actor",
                 "RuntimeKind",
                 "EventType",
+                "Activity",
+                "ActivitySource",
                 "ContainerState",
                 "ExitDetection"
             ]

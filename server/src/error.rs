@@ -74,6 +74,10 @@ pub(crate) enum Error {
     },
     #[error("{current_count} live layouts; the limit is {limit}")]
     CapacityExceeded { current_count: u32, limit: u32 },
+    #[error(
+        "the calling process is not inside a registered agent's pane; run it from the agent's pane"
+    )]
+    NotInAgentPane,
 }
 
 /// Result alias for domain operations.
@@ -114,6 +118,7 @@ impl Error {
             Error::RecreateChainTooDeep { .. } => "managed_pane_recreate_chain_too_deep",
             Error::ConcurrentRecreate { .. } => "managed_pane_concurrent_recreate",
             Error::CapacityExceeded { .. } => "managed_layout_capacity_exceeded",
+            Error::NotInAgentPane => "caller_not_in_agent_pane",
         }
     }
 
@@ -123,7 +128,9 @@ impl Error {
             Error::Validation { field, reason } => {
                 vec![("field", field.clone()), ("reason", reason.clone())]
             }
-            Error::HostOnly | Error::Internal(_) | Error::Stopping => vec![],
+            Error::HostOnly | Error::Internal(_) | Error::Stopping | Error::NotInAgentPane => {
+                vec![]
+            }
             Error::NotImplemented { reserved_since } => {
                 vec![("reserved_since", reserved_since.clone())]
             }

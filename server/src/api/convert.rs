@@ -5,9 +5,8 @@ use agenttower::pb;
 use agenttower::pb::lifecycle_event::Payload;
 
 use crate::config::catalog::{LaunchProfile, Template};
-use crate::domain::{self, EventPayload, EventType, FailedStage, Origin, PaneState};
+use crate::domain::{self, Activity, EventPayload, EventType, FailedStage, Origin, PaneState};
 use crate::error::{Error, Result};
-use crate::service::create::LayoutView;
 use crate::service::validate;
 
 use super::enums;
@@ -27,9 +26,10 @@ fn stage(s: Option<FailedStage>) -> i32 {
     s.map_or(pb::FailedStage::Unspecified, pb::FailedStage::from) as i32
 }
 
-/// A pane row on the wire.
+/// A pane row on the wire, without its agent's activity (`api` adds it).
 pub(crate) fn pane(p: PaneRow) -> pb::Pane {
     pb::Pane {
+        activity: None,
         state: pb::PaneState::from(p.state) as i32,
         failed_stage: stage(p.failed_stage),
         hint: domain::hint(p.state, p.failed_stage).to_string(),
@@ -78,14 +78,10 @@ pub(crate) fn layout(l: LayoutRow, panes: Vec<PaneRow>) -> pb::Layout {
     }
 }
 
-/// A layout with its panes.
-pub(crate) fn layout_view(v: LayoutView) -> pb::Layout {
-    layout(v.layout, v.panes)
-}
-
 /// An agent row on the wire.
 pub(crate) fn agent(a: AgentRow) -> pb::Agent {
     pb::Agent {
+        activity: Some(activity(&a)),
         origin: pb::AgentOrigin::from(a.origin) as i32,
         create_time: time(&a.created_at),
         update_time: time(&a.updated_at),
@@ -100,6 +96,19 @@ pub(crate) fn agent(a: AgentRow) -> pb::Agent {
         registered: a.registered,
         log_path: empty(a.log_path),
         log_attached: a.log_attached,
+    }
+}
+
+/// An agent's activity on the wire.
+pub(crate) fn activity(a: &AgentRow) -> pb::AgentActivity {
+    pb::AgentActivity {
+        activity: pb::Activity::from(a.activity) as i32,
+        source: a
+            .activity_source
+            .map_or(pb::ActivitySource::Unspecified, pb::ActivitySource::from)
+            as i32,
+        since_time: time(a.activity_since.as_deref().unwrap_or(&a.created_at)),
+        message: a.activity_message.clone().unwrap_or_default(),
     }
 }
 
@@ -243,6 +252,16 @@ fn payload(p: EventPayload) -> Payload {
                 tmux_pane_id: empty(x.tmux_pane_id),
             })
         }
+        EventPayload::AgentActivityChanged(x) => {
+            Payload::AgentActivityChanged(pb::AgentActivityChanged {
+                agent_id: x.agent_id,
+                label: x.label,
+                from_activity: pb::Activity::from(x.from_activity) as i32,
+                to_activity: pb::Activity::from(x.to_activity) as i32,
+                source: pb::ActivitySource::from(x.source) as i32,
+                message: empty(x.message),
+            })
+        }
     }
 }
 
@@ -336,6 +355,19 @@ pub(crate) fn event_type_filter(many: &[i32]) -> Result<Vec<EventType>> {
         })?;
         if !out.contains(&t) {
             out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// The activities a ListAgents asks for (empty: all).
+pub(crate) fn activity_filter(many: &[i32]) -> Result<Vec<Activity>> {
+    let mut out: Vec<Activity> = Vec::new();
+    for &v in bounded("activities", many)? {
+        let a = enums::activity(v)
+            .ok_or_else(|| Error::validation("activities", format!("unknown activity {v}")))?;
+        if !out.contains(&a) {
+            out.push(a);
         }
     }
     Ok(out)

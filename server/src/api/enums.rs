@@ -3,7 +3,7 @@
 //! function per set for requests, from the wire's `i32` enum field to the
 //! domain member (`pane_state`, `layout_state`, `failed_stage`, `origin`,
 //! `runtime_kind`, `container_state`, `event_type`, `actor`,
-//! `exit_detection`); `None` for `UNSPECIFIED` or a number this daemon does
+//! `exit_detection`, `activity`, `activity_source`); `None` for `UNSPECIFIED` or a number this daemon does
 //! not know, for the caller to report as a validation error of its field.
 //! Every match is exhaustive, so a member added on either side fails to
 //! compile until it is mapped here.
@@ -15,8 +15,8 @@
 use agenttower::pb;
 
 use crate::domain::{
-    Actor, ContainerState, EventType, ExitDetection, FailedStage, LayoutState, Origin, PaneState,
-    RuntimeKind,
+    Activity, ActivitySource, Actor, ContainerState, EventType, ExitDetection, FailedStage,
+    LayoutState, Origin, PaneState, RuntimeKind,
 };
 
 /// `From<domain> for pb` and `fn $read(i32) -> Option<domain>` of one closed
@@ -95,6 +95,22 @@ wire_enum!(event_type: EventType <=> EventType {
     LogAttachFailed => ManagedPaneLogAttachFailed,
     RecoveryReattached => ManagedLayoutRecoveryReattached,
     RecoveryFailed => ManagedLayoutRecoveryFailed,
+    AgentActivityChanged => AgentActivityChanged,
+});
+
+wire_enum!(activity: Activity <=> Activity {
+    Unknown => Unknown,
+    Working => Working,
+    WaitingForInput => WaitingForInput,
+    Idle => Idle,
+    Exited => Exited,
+});
+
+wire_enum!(activity_source: ActivitySource <=> ActivitySource {
+    Report => Report,
+    PromptRule => PromptRule,
+    Output => Output,
+    Process => Process,
 });
 
 wire_enum!(actor: Actor <=> Actor {
@@ -165,5 +181,7 @@ mod tests {
         round_trips!(event_type: EventType <=> EventType, "EVENT_TYPE_");
         round_trips!(actor: Actor <=> Actor, "ACTOR_");
         round_trips!(exit_detection: ExitDetection <=> ExitDetection, "EXIT_DETECTION_");
+        round_trips!(activity: Activity <=> Activity, "ACTIVITY_");
+        round_trips!(activity_source: ActivitySource <=> ActivitySource, "ACTIVITY_SOURCE_");
     }
 }

@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::events::watch::Start;
 use crate::service::Services;
 use crate::service::agents::AdoptPane;
-use crate::service::create::CreateLayout;
+use crate::service::create::{CreateLayout, LayoutView};
+use crate::service::records::PaneRow as PaneRecord;
 use crate::service::recreate::Recreate;
 use crate::service::scope::Owned;
 
@@ -85,7 +86,7 @@ impl Api {
         };
         let (view, replay) = self.svc.create_layout(req).await?;
         Ok(pb::CreateLayoutResponse {
-            layout: Some(convert::layout_view(view)),
+            layout: Some(self.layout_out(view).await?),
             replay,
         })
     }
@@ -121,7 +122,7 @@ impl Api {
             .get_layout(peer, &r.layout_id, r.include_terminal_panes)
             .await?;
         Ok(pb::GetLayoutResponse {
-            layout: Some(convert::layout_view(view)),
+            layout: Some(self.layout_out(view).await?),
         })
     }
 
@@ -137,7 +138,7 @@ impl Api {
             .list_panes(&scope, opt(r.layout_id), states, r.page_size, &r.page_token)
             .await?;
         Ok(pb::ListPanesResponse {
-            panes: page.items.into_iter().map(convert::pane).collect(),
+            panes: self.panes_out(page.items).await?,
             next_page_token: page.next_page_token.unwrap_or_default(),
         })
     }
@@ -147,9 +148,10 @@ impl Api {
             .svc
             .get_pane(peer, &r.pane_id, r.include_predecessor_chain)
             .await?;
+        let mut panes = self.panes_out(vec![pane]).await?;
         Ok(pb::GetPaneResponse {
-            pane: Some(convert::pane(pane)),
-            predecessor_chain: chain.into_iter().map(convert::pane).collect(),
+            pane: panes.pop(),
+            predecessor_chain: self.panes_out(chain).await?,
         })
     }
 
@@ -161,7 +163,7 @@ impl Api {
         self.svc.guard(peer, Owned::Pane(r.pane_id.clone())).await?;
         let (pane, changed) = self.svc.remove_pane(&r.pane_id).await?;
         Ok(pb::RemovePaneResponse {
-            pane: Some(convert::pane(pane)),
+            pane: self.panes_out(vec![pane]).await?.pop(),
             changed,
         })
     }
@@ -183,7 +185,7 @@ impl Api {
             })
             .await?;
         Ok(pb::RecreatePaneResponse {
-            pane: Some(convert::pane(pane)),
+            pane: self.panes_out(vec![pane]).await?.pop(),
             replay,
         })
     }
@@ -204,7 +206,7 @@ impl Api {
     ) -> Result<pb::RemoveLayoutResponse> {
         let view = self.svc.remove_layout(peer, &r.layout_id).await?;
         Ok(pb::RemoveLayoutResponse {
-            layout: Some(convert::layout_view(view)),
+            layout: Some(self.layout_out(view).await?),
         })
     }
 
@@ -305,6 +307,7 @@ impl Api {
             .list_agents(
                 &scope,
                 convert::origin_filter(r.origin)?,
+                convert::activity_filter(&r.activities)?,
                 r.include_unregistered,
                 r.page_size,
                 &r.page_token,
@@ -332,6 +335,24 @@ impl Api {
             })
             .await?;
         Ok(pb::AdoptPaneResponse {
+            agent: Some(convert::agent(agent)),
+        })
+    }
+
+    async fn report_activity(
+        &self,
+        peer: &Peer,
+        r: pb::ReportActivityRequest,
+    ) -> Result<pb::ReportActivityResponse> {
+        let activity = enums::activity(r.activity).ok_or_else(|| {
+            Error::validation("activity", "must be working, waiting_for_input or idle")
+        })?;
+        let agent_id = self.svc.reporting_agent(peer).await?;
+        let agent = self
+            .svc
+            .report_activity(&agent_id, activity, opt(r.message))
+            .await?;
+        Ok(pb::ReportActivityResponse {
             agent: Some(convert::agent(agent)),
         })
     }
@@ -437,6 +458,35 @@ impl Api {
 }
 
 impl Api {
+    /// Panes on the wire, each with its agent's activity (one read).
+    async fn panes_out(&self, rows: Vec<PaneRecord>) -> Result<Vec<pb::Pane>> {
+        let ids: Vec<String> = rows.iter().filter_map(|p| p.agent_id.clone()).collect();
+        let agents = self.svc.agents_by_id(ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|p| {
+                let activity = p
+                    .agent_id
+                    .as_ref()
+                    .and_then(|id| agents.get(id))
+                    .map(convert::activity);
+                pb::Pane {
+                    activity,
+                    ..convert::pane(p)
+                }
+            })
+            .collect())
+    }
+
+    /// A layout with its panes on the wire, with their activity.
+    async fn layout_out(&self, view: LayoutView) -> Result<pb::Layout> {
+        let panes = self.panes_out(view.panes).await?;
+        Ok(pb::Layout {
+            panes,
+            ..convert::layout(view.layout, vec![])
+        })
+    }
+
     async fn get_version(
         &self,
         _peer: &Peer,
@@ -500,6 +550,7 @@ macro_rules! with_api_methods {
             scan_containers(ScanContainersRequest) -> pb::ScanContainersResponse,
             list_agents(ListAgentsRequest) -> pb::ListAgentsResponse,
             adopt_pane(AdoptPaneRequest) -> pb::AdoptPaneResponse,
+            report_activity(ReportActivityRequest) -> pb::ReportActivityResponse,
             scan_panes(ScanPanesRequest) -> pb::ScanPanesResponse,
             create_route(CreateRouteRequest) -> pb::CreateRouteResponse,
             list_routes(ListRoutesRequest) -> pb::ListRoutesResponse,

@@ -11,7 +11,7 @@ use crate::error::Error;
 fn grpc_code(e: &Error) -> Code {
     match e {
         Error::Validation { .. } => Code::InvalidArgument,
-        Error::HostOnly => Code::PermissionDenied,
+        Error::HostOnly | Error::NotInAgentPane => Code::PermissionDenied,
         Error::NotImplemented { .. } => Code::Unimplemented,
         Error::Internal(_) => Code::Internal,
         Error::Stopping => Code::Unavailable,

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EventType, ExitDetection, FailedStage, LayoutState, PaneState};
+use super::{
+    Activity, ActivitySource, EventType, ExitDetection, FailedStage, LayoutState, PaneState,
+};
 
 /// Declares `EventPayload` with one variant per `EventType`, each holding the
 /// struct of the same name, and the exhaustive mappings between them.
@@ -68,6 +70,7 @@ event_payloads!(
     LogAttachFailed,
     RecoveryReattached,
     RecoveryFailed,
+    AgentActivityChanged,
 );
 
 impl EventPayload {
@@ -227,6 +230,18 @@ pub(crate) struct RecoveryFailed {
     pub label: String,
     #[serde(default)]
     pub tmux_pane_id: Option<String>,
+}
+
+/// `agent_activity_changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct AgentActivityChanged {
+    pub agent_id: String,
+    pub label: String,
+    pub from_activity: Activity,
+    pub to_activity: Activity,
+    pub source: ActivitySource,
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 #[cfg(test)]

@@ -256,7 +256,7 @@ pub(crate) fn session_target(session: &str) -> String {
 /// because it may hold tabs.
 pub(crate) const PANE_FIELDS: &str = concat!(
     "#{session_name}\t#{pane_id}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pipe}\t",
-    "#{@agenttower_pane}\t#{pid}:#{start_time}\t#{pane_title}"
+    "#{@agenttower_pane}\t#{pid}:#{start_time}\t#{pane_pid}\t#{pane_title}"
 );
 
 /// One line of `list-panes -F PANE_FIELDS`.
@@ -271,6 +271,8 @@ pub(crate) struct PaneInfo {
     pub owner: String,
     /// The tmux server instance (`SERVER_FORMAT`).
     pub server: String,
+    /// `#{pane_pid}`: the pane's process, in the tmux server's pid namespace.
+    pub pid: Option<i32>,
     pub title: String,
 }
 
@@ -285,7 +287,7 @@ impl PaneInfo {
 pub(crate) fn parse_panes(out: &str) -> Vec<PaneInfo> {
     out.lines()
         .filter_map(|line| {
-            let mut f = line.splitn(8, '\t');
+            let mut f = line.splitn(9, '\t');
             let session = f.next()?.to_string();
             let pane_id = f.next()?.to_string();
             if !pane_id.starts_with('%') {
@@ -299,6 +301,7 @@ pub(crate) fn parse_panes(out: &str) -> Vec<PaneInfo> {
                 pipe: f.next()? == "1",
                 owner: f.next()?.to_string(),
                 server: f.next()?.to_string(),
+                pid: f.next()?.parse().ok().filter(|p| *p > 0),
                 title: f.next().unwrap_or("").to_string(),
             })
         })
@@ -445,12 +448,14 @@ mod tests {
 
     #[test]
     fn pane_listing_parses_owner_server_and_titles_with_tabs() {
-        let out = "w\t%3\t1\t7\t0\tp1\t9:1\t@MANAGED:t:l\nw\t%4\t0\t\t1\t\t9:1\ta\tb\ngarbage\n";
+        let out =
+            "w\t%3\t1\t7\t0\tp1\t9:1\t41\t@MANAGED:t:l\nw\t%4\t0\t\t1\t\t9:1\t42\ta\tb\ngarbage\n";
         let panes = parse_panes(out);
         assert_eq!(panes.len(), 2);
         assert_eq!((panes[0].dead, panes[0].dead_status), (true, Some(7)));
         assert!(panes[0].owned_by("p1") && !panes[1].owned_by("p1"));
         assert_eq!(panes[1].server, "9:1");
+        assert_eq!((panes[0].pid, panes[1].pid), (Some(41), Some(42)));
         assert_eq!((panes[1].pipe, panes[1].title.as_str()), (true, "a\tb"));
     }
 }

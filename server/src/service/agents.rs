@@ -4,15 +4,15 @@ use super::reads::{Page, decode_token, page_size, paged};
 use super::scope::Scope;
 use super::settle::release_stale;
 use super::{Services, validate};
-use crate::domain::Origin;
+use crate::domain::{Activity, Origin};
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
 use crate::runtime::tmux::{
     self, Chain, MARKER_OPTION, MARKER_PREFIX, OWNER_OPTION, SERVER_FORMAT,
 };
 use crate::store::agents::{self, AgentFilter};
+use crate::store::constraint_violation;
 use crate::store::models::AgentRow;
-use crate::store::{self, constraint_violation};
 
 /// An AdoptPane request after decoding.
 #[derive(Debug, Clone)]
@@ -30,6 +30,7 @@ impl Services {
         &self,
         scope: &Scope,
         origin: Option<Origin>,
+        activities: Vec<Activity>,
         include_unregistered: bool,
         size: u32,
         token: &str,
@@ -41,6 +42,7 @@ impl Services {
             container_id,
             origin,
             include_unregistered,
+            activities,
         };
         let after = decode_token::<String>(token)?;
         let limit = page_size(size);
@@ -49,6 +51,12 @@ impl Services {
             .read(move |conn| agents::page(conn, &filter, after, limit + 1))
             .await?;
         Ok(paged(rows, limit, |a| a.agent_id.clone(), |a| a))
+    }
+
+    /// The registered agent whose pane the caller runs in, found from the
+    /// kernel's view of the caller (docs/activity.md, "Reports").
+    pub(crate) async fn reporting_agent(&self, _caller: &super::scope::Caller) -> Result<String> {
+        Err(Error::NotInAgentPane)
     }
 
     /// AdoptPane: registers an existing tmux pane as an `adopted` agent. The
@@ -77,7 +85,7 @@ impl Services {
             "-t",
             id.as_str(),
             &format!(
-                "#{{session_name}}\t{SERVER_FORMAT}\t#{{{OWNER_OPTION}}}\t#{{{MARKER_OPTION}}}\t#{{pane_title}}"
+                "#{{session_name}}\t{SERVER_FORMAT}\t#{{{OWNER_OPTION}}}\t#{{{MARKER_OPTION}}}\t#{{pane_pid}}\t#{{pane_title}}"
             ),
         ]);
         let out = match tmux::run(rt.as_ref(), chain, self.config.stage_timeout()).await {
@@ -93,11 +101,15 @@ impl Services {
             }
             Err(e) => return Err(Error::internal(e)),
         };
-        let mut fields = out.trim_end_matches('\n').splitn(5, '\t');
+        let mut fields = out.trim_end_matches('\n').splitn(6, '\t');
         let session = fields.next().unwrap_or_default().to_string();
         let server = fields.next().unwrap_or_default().to_string();
         let owner = fields.next().unwrap_or_default();
         let marker = fields.next().unwrap_or_default();
+        let pane_pid = fields
+            .next()
+            .and_then(|p| p.parse().ok())
+            .filter(|p| *p > 0);
         let title = fields.next().unwrap_or_default();
         if session.is_empty() {
             return Err(Error::validation(
@@ -117,23 +129,19 @@ impl Services {
                 "the daemon created this pane; it is managed, not adoptable",
             ));
         }
-        let now = store::now();
         let row = AgentRow {
-            agent_id: store::new_id(),
-            container_id: container.id.clone(),
-            tmux_socket: rt.tmux_socket(),
-            tmux_session: session,
-            tmux_pane_id: id.clone(),
             role: req.role,
             capability: req.capability,
             label: req.label,
-            origin: Origin::Adopted,
-            registered: true,
-            log_path: None,
-            log_attached: false,
-            created_at: now.clone(),
-            updated_at: now,
-            tmux_server: Some(server.clone()),
+            ..AgentRow::registered(
+                Origin::Adopted,
+                container.id.clone(),
+                rt.tmux_socket(),
+                session,
+                id.clone(),
+                server.clone(),
+                pane_pid,
+            )
         };
         let insert = row.clone();
         let pane = id.clone();

@@ -78,6 +78,16 @@ pub(crate) fn transition(
             requested_action: format!("become {}", t.to),
         });
     }
+    // The agent's process exited while its pane stays: activity `exited`.
+    let exited_agent = (t.to == PaneState::Degraded && t.stage == Some(FailedStage::LaunchCommand))
+        .then(|| {
+            t.changes
+                .agent_id
+                .clone()
+                .flatten()
+                .or_else(|| pane.agent_id.clone())
+        })
+        .flatten();
     let mut changes = t.changes;
     changes.state = Some(t.to);
     changes.failed_stage = Some(t.stage);
@@ -110,6 +120,9 @@ pub(crate) fn transition(
             label: pane.label.clone(),
         },
     ))?;
+    if let Some(agent) = exited_agent {
+        super::activity::exited(tx, &agent)?;
+    }
     Ok(true)
 }
 

@@ -1,6 +1,7 @@
 //! The domain: layouts and panes, their lifecycle and the spawn pipeline.
 //! Handlers call into `Services`; nothing here knows about gRPC.
 
+pub(crate) mod activity;
 pub(crate) mod agent_io;
 pub(crate) mod agents;
 pub(crate) mod containers;

@@ -290,6 +290,7 @@ fn judge(
             .filter(|i| i.dead)
             .map(|i| (i.dead_status, elapsed_ms)),
         server: info.as_ref().map(|i| i.server.clone()).unwrap_or_default(),
+        pane_pid: info.as_ref().ok().and_then(|i| i.pid),
         present: info.map(|_| ()),
         plan: plan.clone(),
         tmux_pane_id: tmux_pane_id.to_string(),

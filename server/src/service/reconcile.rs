@@ -322,7 +322,7 @@ fn settle_against(
             None => {
                 // Its `%N` is released: a new pane may get it.
                 if let Some(agent) = &pane.agent_id {
-                    agents::unregister(tx.conn, agent)?;
+                    super::activity::unregister(tx, agent)?;
                 }
                 let t = Transition::stopped(
                     PaneState::Failed,
@@ -418,7 +418,7 @@ fn release_adopted(
             .is_some_and(|i| agent.tmux_server.as_deref().is_none_or(|s| s == i.server));
         if !present {
             tracing::info!(agent_id = %agent.agent_id, tmux_pane = %agent.tmux_pane_id, "adopted pane is gone; agent unregistered");
-            agents::unregister(tx.conn, &agent.agent_id)?;
+            super::activity::unregister(tx, &agent.agent_id)?;
         }
     }
     Ok(())

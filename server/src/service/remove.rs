@@ -212,7 +212,7 @@ pub(crate) fn retire(tx: &mut Tx<'_>, pane_id: &str, actor: Actor, reason: &str)
     let mut deleted = 0;
     if let Some(agent) = &pane.agent_id {
         deleted = routes::delete_for_agent(tx.conn, agent)?;
-        agents::unregister(tx.conn, agent)?;
+        super::activity::unregister(tx, agent)?;
     }
     if !transition(tx, &pane, Transition::to(PaneState::Removed), actor)? {
         return Ok(false);

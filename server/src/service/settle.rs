@@ -13,7 +13,7 @@ use crate::domain::event::{LaunchCommandExited, LogAttachFailed};
 use crate::domain::{Actor, ExitDetection, FailedStage, Origin, PaneState};
 use crate::error::Result;
 use crate::store::models::{AgentRow, PaneRow};
-use crate::store::{self, Tx, agents, panes};
+use crate::store::{Tx, agents, panes};
 
 /// Stage 1 in the database: the `%N` of created panes; `failed/pane_create`
 /// for the others.
@@ -51,6 +51,8 @@ pub(crate) struct Outcome {
     pub tmux_pane_id: String,
     /// The tmux server instance the pane lives on.
     pub server: String,
+    /// `#{pane_pid}`, when the probe saw the pane.
+    pub pane_pid: Option<i32>,
     /// Why the pane is not there (gone, or the probe failed).
     pub present: std::result::Result<(), String>,
     pub exited: Option<(Option<i32>, u64)>,
@@ -92,23 +94,21 @@ pub(crate) fn settle(
             &o.server,
             true,
         )?;
-        let now = store::now();
         let agent = AgentRow {
-            agent_id: store::new_id(),
-            container_id: pane.container_id.clone(),
-            tmux_socket: socket.to_string(),
-            tmux_session: pane.tmux_session_name.clone(),
-            tmux_pane_id: o.tmux_pane_id.clone(),
             role: pane.role.clone(),
             capability: pane.capability.clone(),
             label: pane.label.clone(),
-            origin: Origin::Managed,
-            registered: true,
             log_path: o.log.as_ref().ok().map(|p| p.display().to_string()),
             log_attached: o.log.is_ok() && o.exited.is_none(),
-            created_at: now.clone(),
-            updated_at: now,
-            tmux_server: Some(o.server.clone()),
+            ..AgentRow::registered(
+                Origin::Managed,
+                pane.container_id.clone(),
+                socket.to_string(),
+                pane.tmux_session_name.clone(),
+                o.tmux_pane_id.clone(),
+                o.server.clone(),
+                o.pane_pid,
+            )
         };
         let registered = tx
             .conn
@@ -195,7 +195,7 @@ pub(crate) fn release_stale(
 /// Unregisters an agent whose tmux pane is gone, failing the live managed
 /// pane behind it at `recovery_reattach`. Returns whether a pane failed.
 pub(crate) fn release_agent(tx: &mut Tx<'_>, agent_id: &str, reason: &str) -> Result<bool> {
-    agents::unregister(tx.conn, agent_id)?;
+    super::activity::unregister(tx, agent_id)?;
     let Some(pane) = panes::of_agent(tx.conn, agent_id)? else {
         return Ok(false);
     };

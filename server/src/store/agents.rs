@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::models::AgentRow;
 use super::schema::agents as a;
-use crate::domain::Origin;
+use crate::domain::{Activity, ActivitySource, Origin};
 use crate::error::Result;
 
 /// Inserts an agent row.
@@ -39,6 +39,8 @@ pub(crate) struct AgentFilter {
     pub container_id: Option<String>,
     pub origin: Option<Origin>,
     pub include_unregistered: bool,
+    /// Only agents in one of these activities; empty: all.
+    pub activities: Vec<Activity>,
 }
 
 /// One page by agent id (time-ordered).
@@ -61,6 +63,9 @@ pub(crate) fn page(
     }
     if !filter.include_unregistered {
         q = q.filter(a::registered.eq(true));
+    }
+    if !filter.activities.is_empty() {
+        q = q.filter(a::activity.eq_any(filter.activities.clone()));
     }
     if let Some(after) = after {
         q = q.filter(a::agent_id.gt(after));
@@ -119,6 +124,81 @@ pub(crate) fn of_container(
         .filter(a::container_id.eq(container_id))
         .filter(a::origin.eq(origin))
         .filter(a::registered.eq(true))
+        .select(AgentRow::as_select())
+        .load(conn)?)
+}
+
+/// Agents by id (unknown ids are skipped).
+pub(crate) fn by_ids(conn: &mut SqliteConnection, ids: &[String]) -> Result<Vec<AgentRow>> {
+    Ok(a::table
+        .filter(a::agent_id.eq_any(ids))
+        .select(AgentRow::as_select())
+        .load(conn)?)
+}
+
+/// The activity columns of one agent, as one change.
+#[derive(Debug, Clone)]
+pub(crate) struct ActivityChange {
+    pub activity: Activity,
+    pub source: ActivitySource,
+    pub since: String,
+    pub message: Option<String>,
+    /// Set for a report; `None` keeps the last report time.
+    pub reported_at: Option<String>,
+}
+
+/// Stores an agent's new activity.
+pub(crate) fn set_activity(
+    conn: &mut SqliteConnection,
+    id: &str,
+    change: &ActivityChange,
+) -> Result<()> {
+    diesel::update(a::table.find(id))
+        .set((
+            a::activity.eq(change.activity),
+            a::activity_source.eq(Some(change.source)),
+            a::activity_since.eq(Some(change.since.clone())),
+            a::activity_message.eq(change.message.clone()),
+            a::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    if let Some(at) = &change.reported_at {
+        diesel::update(a::table.find(id))
+            .set(a::reported_at.eq(Some(at.clone())))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Records the pane process of agents whose tmux server reported it.
+pub(crate) fn set_pane_pid(conn: &mut SqliteConnection, id: &str, pid: i32) -> Result<()> {
+    diesel::update(a::table.find(id))
+        .filter(a::pane_pid.is_null().or(a::pane_pid.ne(pid)))
+        .set(a::pane_pid.eq(Some(pid)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Registered agents of a container (every origin): the candidates a
+/// report's caller is matched against.
+pub(crate) fn registered_in(
+    conn: &mut SqliteConnection,
+    container_id: &str,
+) -> Result<Vec<AgentRow>> {
+    Ok(a::table
+        .filter(a::container_id.eq(container_id))
+        .filter(a::registered.eq(true))
+        .select(AgentRow::as_select())
+        .load(conn)?)
+}
+
+/// Every registered agent with an attached log: what activity detection
+/// reads.
+pub(crate) fn with_logs(conn: &mut SqliteConnection) -> Result<Vec<AgentRow>> {
+    Ok(a::table
+        .filter(a::registered.eq(true))
+        .filter(a::log_attached.eq(true))
+        .filter(a::log_path.is_not_null())
         .select(AgentRow::as_select())
         .load(conn)?)
 }

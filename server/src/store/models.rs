@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::{
-    Actor, ContainerState, EventPayload, EventType, FailedStage, LayoutState, Origin, PaneState,
-    RuntimeKind,
+    Activity, ActivitySource, Actor, ContainerState, EventPayload, EventType, FailedStage,
+    LayoutState, Origin, PaneState, RuntimeKind,
 };
 use crate::error::{Error, Result};
 
@@ -45,6 +45,57 @@ pub(crate) struct AgentRow {
     /// The tmux server instance (`#{pid}:#{start_time}`) its pane lives on;
     /// `None` for agents registered before it was recorded.
     pub tmux_server: Option<String>,
+    /// What the agent is doing (docs/activity.md).
+    pub activity: Activity,
+    /// `None` while the activity is `unknown`.
+    pub activity_source: Option<ActivitySource>,
+    /// When the agent entered `activity`; `None` means since registration.
+    pub activity_since: Option<String>,
+    pub activity_message: Option<String>,
+    /// The last ReportActivity: it outranks detection for the hold time.
+    pub reported_at: Option<String>,
+    /// `#{pane_pid}` as the pane's tmux server numbers it, when known.
+    pub pane_pid: Option<i32>,
+}
+
+impl AgentRow {
+    /// A newly registered agent of `origin`: activity `unknown`, nothing
+    /// reported.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn registered(
+        origin: Origin,
+        container_id: String,
+        tmux_socket: String,
+        tmux_session: String,
+        tmux_pane_id: String,
+        tmux_server: String,
+        pane_pid: Option<i32>,
+    ) -> AgentRow {
+        let now = super::now();
+        AgentRow {
+            agent_id: super::new_id(),
+            container_id,
+            tmux_socket,
+            tmux_session,
+            tmux_pane_id,
+            role: String::new(),
+            capability: String::new(),
+            label: String::new(),
+            origin,
+            registered: true,
+            log_path: None,
+            log_attached: false,
+            created_at: now.clone(),
+            updated_at: now,
+            tmux_server: Some(tmux_server),
+            activity: Activity::Unknown,
+            activity_source: None,
+            activity_since: None,
+            activity_message: None,
+            reported_at: None,
+            pane_pid,
+        }
+    }
 }
 
 /// `managed_layout` row (without the generated `state_rank`).

@@ -17,6 +17,12 @@ diesel::table! {
         created_at -> Text,
         updated_at -> Text,
         tmux_server -> Nullable<Text>,
+        activity -> Text,
+        activity_source -> Nullable<Text>,
+        activity_since -> Nullable<Text>,
+        activity_message -> Nullable<Text>,
+        reported_at -> Nullable<Text>,
+        pane_pid -> Nullable<Integer>,
     }
 }
 

@@ -732,6 +732,7 @@ async fn agent(cmd: AgentCmd, mut c: ManagedSessionsServiceClient, out: &Out) ->
                     include_unregistered: all,
                     page_size: page.page_size,
                     page_token: page.page_token,
+                    activities: vec![],
                 })
                 .await?
                 .into_inner();
