@@ -72,6 +72,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
     let mut background = Background::default();
     background.forever("health watcher", svc.clone().watch_health());
     background.forever("pending-marker sweep", svc.clone().sweep_forever());
+    background.forever("activity watcher", svc.clone().watch_activity());
     if svc.config.docker.scan_at_start {
         // Off the boot path: Docker may be slow or absent.
         let scanner = svc.clone();

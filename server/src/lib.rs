@@ -4,6 +4,7 @@
 //! in SQLite, and creates, watches and recovers tmux layouts through a
 //! runtime per container.
 
+mod activity;
 mod api;
 mod config;
 mod daemon;

@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
 
+use crate::activity::{ActivityConfig, Detection};
 use crate::service::validate;
 
 /// One pane slot of a template.
@@ -51,6 +52,13 @@ pub(crate) struct LaunchProfile {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub working_dir: Option<String>,
+    /// How the agent's activity is detected from its output
+    /// (docs/activity.md); every key is optional.
+    #[serde(default)]
+    pub activity: ActivityConfig,
+    /// `activity`, checked and compiled when the profile loads.
+    #[serde(skip, default = "crate::activity::default_detection")]
+    pub detection: Arc<Detection>,
     #[serde(skip)]
     pub source: String,
 }
@@ -108,6 +116,8 @@ fn builtin_profiles() -> Vec<LaunchProfile> {
         command: vec![],
         env: BTreeMap::new(),
         working_dir: None,
+        activity: ActivityConfig::default(),
+        detection: crate::activity::default_detection(),
         source: "builtin".into(),
     }]
 }
@@ -312,8 +322,11 @@ fn check_label_pattern(pattern: &str) -> Result<(), String> {
     validate::identifier(&pattern.replace("{session}", "s").replace("{ordinal}", "1"))
 }
 
-fn check_profile(p: LaunchProfile) -> Result<LaunchProfile, String> {
+fn check_profile(mut p: LaunchProfile) -> Result<LaunchProfile, String> {
     validate::catalog_name(&p.name).map_err(|r| format!("name: {r}"))?;
+    if p.activity != ActivityConfig::default() {
+        p.detection = Arc::new(p.activity.compile().map_err(|r| format!("activity.{r}"))?);
+    }
     for (i, arg) in p.command.iter().enumerate() {
         if arg.contains('\0') {
             return Err(format!("command[{i}]: contains a NUL byte"));
@@ -402,7 +415,7 @@ mod tests {
         );
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert!(c.templates.contains_key("review-pair") && c.templates.contains_key("1m+3s"));
-        assert_eq!(c.profiles["codex"].command, ["codex", "--full-auto"]);
+        assert_eq!(c.profiles["codex"].command[0], "codex");
         assert_eq!(
             resolve_labels(&c.templates["review-pair"], "pr7"),
             ["pr7.review", "pr7.impl1"]
@@ -507,6 +520,69 @@ mod tests {
         assert!(c.warnings[0].contains("55003 bytes"), "{}", c.warnings[0]);
         assert!(c.warnings[0].contains("limit is 8192"), "{}", c.warnings[0]);
         assert!(profile_argv_bytes(&c.profiles["fine"]) <= MAX_PROFILE_ARGV_BYTES);
+    }
+
+    #[test]
+    fn a_profile_activity_block_is_compiled_and_a_bad_rule_skips_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("agent.yaml"),
+            "name: agent\ncommand: [agent]\nactivity:\n  working_window_ms: 300\n  quiet_window_ms: 800\n  rules:\n    - {match: 'Allow\\?\\s*$', activity: waiting_for_input}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("broken.yaml"),
+            "name: broken\ncommand: [agent]\nactivity:\n  rules:\n    - {match: 'unclosed (group', activity: idle}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("talker.yaml"),
+            "name: talker\ncommand: [sh]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("typo.yaml"),
+            "name: typo\nactivity: {quiet_window: 5}\n",
+        )
+        .unwrap();
+        let c = load(Path::new("/nonexistent"), dir.path());
+        let agent = c
+            .profiles
+            .get("agent")
+            .unwrap_or_else(|| panic!("{:?}", c.warnings));
+        assert_eq!(agent.activity.quiet_window_ms, 800);
+        assert_eq!(
+            agent.detection.quiet_window,
+            std::time::Duration::from_millis(800)
+        );
+        assert_eq!(
+            agent.detection.matching("Allow? "),
+            Some(crate::domain::Activity::WaitingForInput)
+        );
+        // Profiles without a block (the built-in shell too) share the
+        // default rules, which see a shell prompt.
+        assert!(Arc::ptr_eq(
+            &c.profiles["shell"].detection,
+            &crate::activity::default_detection()
+        ));
+        assert_eq!(
+            c.profiles["talker"].detection.matching("$ "),
+            Some(crate::domain::Activity::Idle)
+        );
+        assert!(!c.profiles.contains_key("broken") && !c.profiles.contains_key("typo"));
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("broken.yaml")
+                && c.warnings[0].contains("activity.rules[0].match: regex parse error")
+                && !c.warnings[0].contains('\n'),
+            "{}",
+            c.warnings[0]
+        );
+        assert!(
+            c.warnings[1].contains("typo.yaml") && c.warnings[1].contains("quiet_window"),
+            "{}",
+            c.warnings[1]
+        );
     }
 
     #[test]
