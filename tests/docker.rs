@@ -788,3 +788,142 @@ async fn a_symlink_planted_in_a_container_never_reaches_a_host_file() {
         "the host file was created through the symlink"
     );
 }
+
+/// The agent's activity as GetPane shows it.
+async fn pane_activity(d: &Daemon, pane_id: &str) -> pb::AgentActivity {
+    d.pane(pane_id).await.activity.unwrap_or_default()
+}
+
+/// Types `agenttower agent report <args>` into `pane` (through SendInput)
+/// and returns its exit code, which the pane's shell writes to `rc` in the
+/// container.
+async fn report_in_pane(d: &Daemon, b: &Bench, pane: &pb::Pane, args: &str) -> i32 {
+    let rc = format!("/tmp/report-{}.rc", pane.label);
+    d.client()
+        .await
+        .send_input(pb::SendInputRequest {
+            agent_id: pane.agent_id.clone(),
+            text: format!(
+                "AGENTTOWER_SOCKET={SOCKET_IN} /usr/local/bin/agenttower agent report {args} \
+                 >/tmp/report.out 2>/tmp/report.err; echo $? >{rc}"
+            ),
+            no_enter: false,
+        })
+        .await
+        .expect("send input");
+    eventually(&format!("the report in {} to finish", pane.label), || {
+        let out = b.exec(&["cat", &rc]);
+        async move { String::from_utf8_lossy(&out.stdout).trim().parse().ok() }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn agent_report_in_a_container_pane_changes_only_that_pane_of_that_container() {
+    let label = unique("report");
+    let d = daemon(&label, "").await;
+    let a = bench(&d, &label, "at-ra", true);
+    let b = bench(&d, &label, "at-rb", true);
+    scan(&d).await;
+    // The same layout in both: each pid namespace numbers its panes from
+    // the same small start, so pids alone do not tell the containers apart.
+    let la = d.create_and_settle(in_container(&a, "1m+2s", "rep")).await;
+    let lb = d.create_and_settle(in_container(&b, "1m+2s", "rep")).await;
+    for l in [&la, &lb] {
+        assert_eq!(
+            l.layout.as_ref().unwrap().state(),
+            pb::LayoutState::Ready,
+            "{l:#?}\n{}",
+            d.log()
+        );
+    }
+    let (a1, a2, b1) = (pane(&la, ".m1"), pane(&la, ".s1"), pane(&lb, ".m1"));
+
+    assert_eq!(
+        report_in_pane(&d, &a, a1, "waiting --message in-a").await,
+        0,
+        "{}\n{}",
+        String::from_utf8_lossy(&a.exec(&["cat", "/tmp/report.err"]).stdout),
+        d.log()
+    );
+    let now = pane_activity(&d, &a1.pane_id).await;
+    assert_eq!(
+        (now.activity(), now.source(), now.message.as_str()),
+        (
+            pb::Activity::WaitingForInput,
+            pb::ActivitySource::Report,
+            "in-a"
+        )
+    );
+    for other in [a2, b1] {
+        let now = pane_activity(&d, &other.pane_id).await;
+        assert_ne!(now.source(), pb::ActivitySource::Report, "{}", other.label);
+    }
+    assert_eq!(report_in_pane(&d, &b, b1, "idle --message in-b").await, 0);
+    let now = pane_activity(&d, &b1.pane_id).await;
+    assert_eq!(
+        (now.activity(), now.source(), now.message.as_str()),
+        (pb::Activity::Idle, pb::ActivitySource::Report, "in-b")
+    );
+    assert_eq!(pane_activity(&d, &a1.pane_id).await.message, "in-a");
+
+    // `docker exec` in the container runs in no pane: refused, even when
+    // its environment names A's pane.
+    let out = a.cli(
+        SOCKET_IN,
+        &["agent", "report", "working", "--message", "outside"],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("caller_not_in_agent_pane"), "{stderr}");
+    let env = [
+        format!("AGENTTOWER_SOCKET={SOCKET_IN}"),
+        format!("TMUX_PANE={}", a1.tmux_pane_id),
+        format!("AGENTTOWER_PANE={}", a1.pane_id),
+        format!("AGENTTOWER_AGENT_ID={}", a1.agent_id),
+    ];
+    let mut args = vec!["exec"];
+    for e in &env {
+        args.extend(["-e", e.as_str()]);
+    }
+    args.extend([
+        a.name.as_str(),
+        "/usr/local/bin/agenttower",
+        "agent",
+        "report",
+        "working",
+        "--message",
+        "spoofed",
+    ]);
+    let out = support::docker::docker(&args);
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("caller_not_in_agent_pane"), "{stderr}");
+
+    // Nothing changed: two reports, each for its own pane.
+    let now = pane_activity(&d, &a1.pane_id).await;
+    assert_eq!(
+        (now.activity(), now.message.as_str()),
+        (pb::Activity::WaitingForInput, "in-a")
+    );
+    let reported: Vec<(String, String)> = d
+        .all_events()
+        .await
+        .into_iter()
+        .filter_map(|e| match &e.payload {
+            Some(pb::lifecycle_event::Payload::AgentActivityChanged(p))
+                if p.source() == pb::ActivitySource::Report =>
+            {
+                Some((e.container_id.clone(), p.agent_id.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            (a.id.clone(), a1.agent_id.clone()),
+            (b.id.clone(), b1.agent_id.clone())
+        ]
+    );
+}

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod activity;
 mod agents;
 mod authority;
 mod bench;
@@ -20,6 +21,7 @@ mod ownership;
 mod privacy;
 mod reads;
 mod recovery;
+mod report;
 mod schema;
 mod upgrade;
 mod validation;

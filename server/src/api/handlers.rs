@@ -347,7 +347,7 @@ impl Api {
         let activity = enums::activity(r.activity).ok_or_else(|| {
             Error::validation("activity", "must be working, waiting_for_input or idle")
         })?;
-        let agent_id = self.svc.reporting_agent(peer).await?;
+        let agent_id = self.svc.reporting_agent(peer, peer.pid()).await?;
         let agent = self
             .svc
             .report_activity(&agent_id, activity, opt(r.message))

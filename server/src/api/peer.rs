@@ -14,6 +14,7 @@ use tonic::transport::server::Connected;
 
 use crate::error::{Error, Result};
 use crate::service::Services;
+use crate::service::scope::Caller;
 
 /// A client connection on the socket with what the kernel says about its
 /// peer: the pid from `SO_PEERCRED` at accept, and the Docker container
@@ -121,9 +122,22 @@ impl AsyncWrite for PeerStream {
     }
 }
 
-/// The caller of one request: the service layer's `Caller`, identified
-/// here from the kernel.
-pub(crate) use crate::service::scope::Caller as Peer;
+/// The caller of one request, identified here from the kernel: the
+/// service layer's `Caller` (its scope; the `Peer` derefs to it) and the
+/// pid `SO_PEERCRED` gave, which a report is matched from.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    caller: Caller,
+    pid: i32,
+}
+
+impl std::ops::Deref for Peer {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
 
 impl Peer {
     /// Identifies the caller of a request; a caller in a container that is
@@ -136,14 +150,26 @@ impl Peer {
             .ok_or_else(|| deny("no peer information on the connection"))?;
         let (pid, container) = info.container().await?;
         let Some(id) = container else {
-            return Ok(Peer::Host);
+            return Ok(Peer {
+                caller: Caller::Host,
+                pid,
+            });
         };
         match svc.registered_container(&id).await? {
-            Some(own) => Ok(Peer::Container(own)),
+            Some(own) => Ok(Peer {
+                caller: Caller::Container(own),
+                pid,
+            }),
             None => Err(deny(&format!(
                 "pid {pid} runs in container {id}, which is not registered"
             ))),
         }
+    }
+
+    /// The caller's pid in the daemon's pid namespace, from `SO_PEERCRED`
+    /// at connect.
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
     }
 }
 

@@ -219,13 +219,13 @@ impl Services {
                 "must be working, waiting_for_input or idle",
             ));
         }
-        if let Some(m) = &message {
-            if m.len() > MAX_MESSAGE_BYTES {
-                return Err(Error::validation(
-                    "message",
-                    format!("at most {MAX_MESSAGE_BYTES} bytes"),
-                ));
-            }
+        if let Some(m) = &message
+            && m.len() > MAX_MESSAGE_BYTES
+        {
+            return Err(Error::validation(
+                "message",
+                format!("at most {MAX_MESSAGE_BYTES} bytes"),
+            ));
         }
         let id = agent_id.to_string();
         let applied = self

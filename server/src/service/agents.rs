@@ -53,12 +53,6 @@ impl Services {
         Ok(paged(rows, limit, |a| a.agent_id.clone(), |a| a))
     }
 
-    /// The registered agent whose pane the caller runs in, found from the
-    /// kernel's view of the caller (docs/activity.md, "Reports").
-    pub(crate) async fn reporting_agent(&self, _caller: &super::scope::Caller) -> Result<String> {
-        Err(Error::NotInAgentPane)
-    }
-
     /// AdoptPane: registers an existing tmux pane as an `adopted` agent. The
     /// daemon will never kill or retitle it.
     pub(crate) async fn adopt_pane(&self, req: AdoptPane) -> Result<AgentRow> {

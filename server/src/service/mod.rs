@@ -15,6 +15,7 @@ pub(crate) mod reads;
 pub(crate) mod reconcile;
 pub(crate) mod recreate;
 pub(crate) mod remove;
+pub(crate) mod reporter;
 pub(crate) mod routes;
 pub(crate) mod scope;
 pub(crate) mod settle;

@@ -370,7 +370,8 @@ fn settle_against(
                     touched.insert(pane.layout_id.clone());
                 }
             }
-            Some(_) if reason == Reason::Boot => {
+            Some(info) if reason == Reason::Boot => {
+                keep_pane_pid(tx, pane.agent_id.as_deref(), info)?;
                 tx.emit(pane_event(
                     Actor::Daemon,
                     pane,
@@ -381,7 +382,7 @@ fn settle_against(
                     },
                 ))?;
             }
-            Some(_) => {}
+            Some(info) => keep_pane_pid(tx, pane.agent_id.as_deref(), info)?,
         }
     }
     for id in touched {
@@ -415,13 +416,28 @@ fn release_adopted(
         }
         let present = found
             .get(&agent.tmux_pane_id)
-            .is_some_and(|i| agent.tmux_server.as_deref().is_none_or(|s| s == i.server));
-        if !present {
-            tracing::info!(agent_id = %agent.agent_id, tmux_pane = %agent.tmux_pane_id, "adopted pane is gone; agent unregistered");
-            super::activity::unregister(tx, &agent.agent_id)?;
+            .filter(|i| agent.tmux_server.as_deref().is_none_or(|s| s == i.server));
+        match present {
+            Some(info) if info.pid != agent.pane_pid => {
+                keep_pane_pid(tx, Some(&agent.agent_id), info)?;
+            }
+            Some(_) => {}
+            None => {
+                tracing::info!(agent_id = %agent.agent_id, tmux_pane = %agent.tmux_pane_id, "adopted pane is gone; agent unregistered");
+                super::activity::unregister(tx, &agent.agent_id)?;
+            }
         }
     }
     Ok(())
+}
+
+/// Records a live pane's current `#{pane_pid}` on its agent (a respawned
+/// pane has a new process): what a report's caller is matched against.
+fn keep_pane_pid(tx: &mut Tx<'_>, agent_id: Option<&str>, info: &PaneInfo) -> Result<()> {
+    match (agent_id, info.pid) {
+        (Some(agent_id), Some(pid)) if !info.dead => agents::set_pane_pid(tx.conn, agent_id, pid),
+        _ => Ok(()),
+    }
 }
 
 /// The sweep's write: fails every stale `creating` pane (see `sweep`).
