@@ -60,6 +60,8 @@ short_names!(
     AgentOrigin => "AGENT_ORIGIN_",
     RuntimeKind => "RUNTIME_KIND_",
     ContainerState => "CONTAINER_STATE_",
+    Activity => "ACTIVITY_",
+    ActivitySource => "ACTIVITY_SOURCE_",
 );
 
 #[cfg(test)]
@@ -79,7 +81,16 @@ mod tests {
         );
         assert_eq!(pb::LayoutState::from_short_name("unspecified"), None);
         assert_eq!(pb::LayoutState::from_short_name("bogus"), None);
-        for v in 1..=12 {
+        assert_eq!(
+            pb::Activity::WaitingForInput.short_name(),
+            "waiting_for_input"
+        );
+        assert_eq!(
+            pb::ActivitySource::from_short_name("prompt_rule"),
+            Some(pb::ActivitySource::PromptRule)
+        );
+        assert_eq!(pb::Activity::from_short_name("unspecified"), None);
+        for v in 1..=13 {
             let t = pb::EventType::try_from(v).unwrap();
             assert_eq!(pb::EventType::from_short_name(&t.short_name()), Some(t));
         }

@@ -3,8 +3,11 @@
 //! machines, and exit codes that tell usage errors, an unreachable daemon and
 //! API errors apart.
 
+mod activity;
+mod agents;
 mod daemon;
 mod events;
+mod layouts;
 mod output;
 
 use std::collections::HashMap;
@@ -16,7 +19,7 @@ use agenttower::client::{self, ManagedSessionsServiceClient};
 use agenttower::names::ShortName as _;
 use agenttower::pb;
 use agenttower::time;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use output::{Out, print_table};
 
@@ -28,8 +31,11 @@ const EXIT_UNAVAILABLE: u8 = 3;
 const EXIT_API: u8 = 4;
 /// Exit code: `layout create --wait` settled degraded or failed.
 const EXIT_NOT_READY: u8 = 5;
-/// Exit code: `--wait` gave up before the layout settled.
+/// Exit code: `--wait` gave up before the layout settled; `agent wait` or
+/// `send --wait-ready` gave up before the agent reached the activity.
 const EXIT_TIMEOUT: u8 = 6;
+/// Exit code: `agent wait` or `send --wait-ready`: the agent exited first.
+const EXIT_AGENT_EXITED: u8 = 7;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,13 +58,13 @@ struct Cli {
 enum Command {
     /// Managed layouts.
     #[command(subcommand)]
-    Layout(LayoutCmd),
+    Layout(layouts::LayoutCmd),
     /// Panes of managed layouts.
     #[command(subcommand)]
-    Pane(PaneCmd),
+    Pane(layouts::PaneCmd),
     /// Registered agents (managed and adopted panes).
     #[command(subcommand)]
-    Agent(AgentCmd),
+    Agent(agents::AgentCmd),
     /// The lifecycle event log.
     #[command(subcommand)]
     Events(events::EventsCmd),
@@ -69,14 +75,25 @@ enum Command {
     #[command(subcommand)]
     Route(RouteCmd),
     /// Type a line into an agent's pane (then Enter).
+    ///
+    /// With --wait-ready, first waits until the agent is idle or
+    /// waiting_for_input; exit 6 if it is not by --timeout and 7 if it
+    /// exited, typing nothing in either case.
     Send {
-        agent_id: String,
+        /// The agent's agent_id or its label.
+        agent: String,
         /// The text, typed literally (words are joined with spaces).
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
         text: Vec<String>,
         /// Do not press Enter after the text.
         #[arg(long)]
         no_enter: bool,
+        /// Type only once the agent is idle or waiting_for_input.
+        #[arg(long)]
+        wait_ready: bool,
+        /// How long --wait-ready waits (e.g. 30s, 500ms, 2m).
+        #[arg(long, default_value = "30s", value_parser = activity::parse_duration, requires = "wait_ready")]
+        timeout: Duration,
     },
     /// Layout templates (built-in and operator files).
     Templates,
@@ -91,89 +108,6 @@ enum Command {
         /// with host_only inside a bench container).
         #[arg(long)]
         app: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum LayoutCmd {
-    /// Create a layout from a template (answers at once; --wait follows it).
-    Create(CreateArgs),
-    /// List layouts: state priority, then newest first.
-    List {
-        #[arg(long)]
-        container: Option<String>,
-        #[arg(long = "state", value_enum)]
-        states: Vec<StateArg>,
-        #[command(flatten)]
-        page: PageArgs,
-    },
-    /// Show one layout with its panes.
-    Get {
-        layout_id: String,
-        /// Include removed panes.
-        #[arg(long)]
-        include_removed: bool,
-    },
-    /// Remove every live pane of a layout (kills only panes it created).
-    Remove { layout_id: String },
-}
-
-#[derive(Debug, Args)]
-struct CreateArgs {
-    /// Template name, e.g. 1m+2s.
-    #[arg(long, short)]
-    template: String,
-    /// tmux session name (letters, digits, '_', '-').
-    #[arg(long, short)]
-    session: String,
-    /// Container id, short id or name [default: `local` on the host, the
-    /// caller's own container inside a bench container].
-    #[arg(long, short)]
-    container: Option<String>,
-    /// Launch profile for one pane: ROLE:LABEL=PROFILE (repeatable).
-    #[arg(long = "override", value_name = "ROLE:LABEL=PROFILE")]
-    overrides: Vec<String>,
-    /// Idempotency key: repeating the create returns the same layout.
-    #[arg(long)]
-    idempotency_key: Option<String>,
-    /// Follow the layout until it settles.
-    #[arg(long)]
-    wait: bool,
-    /// Give up waiting after this many seconds.
-    #[arg(long, default_value_t = 120)]
-    wait_timeout: u64,
-}
-
-#[derive(Debug, Subcommand)]
-enum PaneCmd {
-    /// List panes: state priority, layout, pane index.
-    List {
-        #[arg(long)]
-        container: Option<String>,
-        #[arg(long)]
-        layout: Option<String>,
-        #[arg(long = "state", value_enum)]
-        states: Vec<StateArg>,
-        #[command(flatten)]
-        page: PageArgs,
-    },
-    /// Show one pane.
-    Get {
-        pane_id: String,
-        /// Also show its predecessor chain, newest first.
-        #[arg(long)]
-        chain: bool,
-    },
-    /// Kill a managed pane and mark it removed (already removed: no change).
-    Remove { pane_id: String },
-    /// Create a successor of a removed or failed pane in the same slot.
-    Recreate {
-        pane_id: String,
-        /// Launch profile for the successor (default: the predecessor's).
-        #[arg(long)]
-        profile: Option<String>,
-        #[arg(long)]
-        idempotency_key: Option<String>,
     },
 }
 
@@ -194,45 +128,6 @@ enum RouteCmd {
 }
 
 #[derive(Debug, Subcommand)]
-enum AgentCmd {
-    /// List registered agents.
-    List {
-        #[arg(long)]
-        container: Option<String>,
-        #[arg(long, value_enum)]
-        origin: Option<OriginArg>,
-        /// Include agents whose pane was removed.
-        #[arg(long)]
-        all: bool,
-        #[command(flatten)]
-        page: PageArgs,
-    },
-    /// Register an existing tmux pane (one the daemon did not create).
-    Adopt {
-        /// tmux pane id, e.g. %3.
-        tmux_pane_id: String,
-        /// Container id, short id or name [default: `local`, or the
-        /// caller's own container].
-        #[arg(long)]
-        container: Option<String>,
-        #[arg(long)]
-        role: String,
-        #[arg(long)]
-        capability: String,
-        #[arg(long)]
-        label: String,
-    },
-    /// List a container's tmux panes (never panes being created), marking
-    /// which are agents: candidates for `agent adopt`.
-    Scan {
-        /// Container id, short id or name [default: `local`, or the
-        /// caller's own container].
-        #[arg(long)]
-        container: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 enum ContainerCmd {
     /// List registered containers.
     List,
@@ -250,43 +145,6 @@ pub(crate) struct PageArgs {
     page_token: String,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum StateArg {
-    Creating,
-    Ready,
-    Degraded,
-    Failed,
-    Removed,
-}
-
-impl StateArg {
-    fn pane(self) -> i32 {
-        (match self {
-            StateArg::Creating => pb::PaneState::Creating,
-            StateArg::Ready => pb::PaneState::Ready,
-            StateArg::Degraded => pb::PaneState::Degraded,
-            StateArg::Failed => pb::PaneState::Failed,
-            StateArg::Removed => pb::PaneState::Removed,
-        }) as i32
-    }
-
-    fn layout(self) -> i32 {
-        (match self {
-            StateArg::Creating => pb::LayoutState::Creating,
-            StateArg::Ready => pb::LayoutState::Ready,
-            StateArg::Degraded => pb::LayoutState::Degraded,
-            StateArg::Failed => pb::LayoutState::Failed,
-            StateArg::Removed => pb::LayoutState::Removed,
-        }) as i32
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum OriginArg {
-    Managed,
-    Adopted,
-}
-
 /// Why a command failed, mapped to its exit code.
 pub(crate) enum Failure {
     Unavailable(String),
@@ -294,6 +152,14 @@ pub(crate) enum Failure {
     Usage(String),
     NotReady(String),
     Timeout(String),
+    /// The agent exited before reaching the awaited activity.
+    Exited(String),
+    /// A request the CLI itself refuses as the daemon would
+    /// (`validation_failed`, exit 4), e.g. an agent name that names no one.
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 impl From<client::DaemonUnavailable> for Failure {
@@ -364,6 +230,18 @@ async fn main() -> ExitCode {
             eprintln!("{msg}");
             EXIT_TIMEOUT
         }
+        Err(Failure::Exited(msg)) => {
+            eprintln!("{msg}");
+            EXIT_AGENT_EXITED
+        }
+        Err(Failure::Invalid { field, message }) => {
+            out.error(
+                "validation_failed",
+                &message,
+                &HashMap::from([("field".to_string(), field.to_string())]),
+            );
+            EXIT_API
+        }
     })
 }
 
@@ -378,20 +256,27 @@ pub(crate) async fn connect(
 async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult {
     match command {
         Command::Daemon(cmd) => daemon::run(cmd, socket, out).await,
-        Command::Layout(cmd) => layout(cmd, connect(socket).await?, out).await,
-        Command::Pane(cmd) => pane(cmd, connect(socket).await?, out).await,
-        Command::Agent(cmd) => agent(cmd, connect(socket).await?, out).await,
+        Command::Layout(cmd) => layouts::layout(cmd, connect(socket).await?, out).await,
+        Command::Pane(cmd) => layouts::pane(cmd, connect(socket).await?, out).await,
+        Command::Agent(cmd) => agents::run(cmd, connect(socket).await?, out).await,
         Command::Events(cmd) => events::run(cmd, socket, out).await,
         Command::Route(cmd) => route(cmd, connect(socket).await?, out).await,
         Command::Send {
-            agent_id,
+            agent,
             text,
             no_enter,
+            wait_ready,
+            timeout,
         } => {
-            let r = connect(socket)
-                .await?
+            let mut c = connect(socket).await?;
+            let agent = activity::resolve(&mut c, &agent).await?;
+            if wait_ready {
+                let ready = [pb::Activity::Idle, pb::Activity::WaitingForInput];
+                activity::wait_for(&mut c, &agent, &ready, timeout).await?;
+            }
+            let r = c
                 .send_input(pb::SendInputRequest {
-                    agent_id,
+                    agent_id: agent.agent_id,
                     text: text.join(" "),
                     no_enter,
                 })
@@ -494,176 +379,6 @@ async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult
     }
 }
 
-async fn layout(cmd: LayoutCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
-    match cmd {
-        LayoutCmd::Create(args) => {
-            let mut overrides = HashMap::new();
-            for o in &args.overrides {
-                let (key, profile) = o.split_once('=').ok_or_else(|| {
-                    Failure::Usage(format!("--override {o:?} is not ROLE:LABEL=PROFILE"))
-                })?;
-                overrides.insert(key.to_string(), profile.to_string());
-            }
-            let r = c
-                .create_layout(pb::CreateLayoutRequest {
-                    container_id: args.container.unwrap_or_default(),
-                    template_name: args.template,
-                    tmux_session_name: args.session,
-                    launch_command_overrides: overrides,
-                    idempotency_key: args.idempotency_key.unwrap_or_default(),
-                })
-                .await?
-                .into_inner();
-            if !args.wait {
-                out.show(&r, || {
-                    let layout = r.layout.clone().unwrap_or_default();
-                    println!(
-                        "layout {} {}{}",
-                        layout.layout_id,
-                        output::layout_state(layout.state()),
-                        if r.replay { " (replay)" } else { "" }
-                    );
-                    output::panes_table(&layout.panes);
-                });
-                return Ok(());
-            }
-            events::wait_settled(&mut c, &r, Duration::from_secs(args.wait_timeout), out).await
-        }
-        LayoutCmd::List {
-            container,
-            states,
-            page,
-        } => {
-            let r = c
-                .list_layouts(pb::ListLayoutsRequest {
-                    container_id: container.unwrap_or_default(),
-                    states: states.iter().map(|s| s.layout()).collect(),
-                    page_size: page.page_size,
-                    page_token: page.page_token,
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                output::layouts_table(&r.layouts);
-                output::next_page(&r.next_page_token);
-            });
-            Ok(())
-        }
-        LayoutCmd::Get {
-            layout_id,
-            include_removed,
-        } => {
-            let r = c
-                .get_layout(pb::GetLayoutRequest {
-                    layout_id,
-                    include_terminal_panes: include_removed,
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                if let Some(l) = &r.layout {
-                    output::layouts_table(std::slice::from_ref(l));
-                    println!();
-                    output::panes_table(&l.panes);
-                }
-            });
-            Ok(())
-        }
-        LayoutCmd::Remove { layout_id } => {
-            let r = c
-                .remove_layout(pb::RemoveLayoutRequest { layout_id })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                if let Some(l) = &r.layout {
-                    output::layouts_table(std::slice::from_ref(l));
-                    println!();
-                    output::panes_table(&l.panes);
-                }
-            });
-            Ok(())
-        }
-    }
-}
-
-async fn pane(cmd: PaneCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
-    match cmd {
-        PaneCmd::List {
-            container,
-            layout,
-            states,
-            page,
-        } => {
-            let r = c
-                .list_panes(pb::ListPanesRequest {
-                    container_id: container.unwrap_or_default(),
-                    layout_id: layout.unwrap_or_default(),
-                    states: states.iter().map(|s| s.pane()).collect(),
-                    page_size: page.page_size,
-                    page_token: page.page_token,
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                output::panes_table(&r.panes);
-                output::next_page(&r.next_page_token);
-            });
-            Ok(())
-        }
-        PaneCmd::Get { pane_id, chain } => {
-            let r = c
-                .get_pane(pb::GetPaneRequest {
-                    pane_id,
-                    include_predecessor_chain: chain,
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                output::panes_table(r.pane.as_slice());
-                if chain && !r.predecessor_chain.is_empty() {
-                    println!("\npredecessors (newest first):");
-                    output::panes_table(&r.predecessor_chain);
-                }
-            });
-            Ok(())
-        }
-        PaneCmd::Remove { pane_id } => {
-            let r = c
-                .remove_pane(pb::RemovePaneRequest { pane_id })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                output::panes_table(r.pane.as_slice());
-                if !r.changed {
-                    println!("(already removed; nothing changed)");
-                }
-            });
-            Ok(())
-        }
-        PaneCmd::Recreate {
-            pane_id,
-            profile,
-            idempotency_key,
-        } => {
-            let r = c
-                .recreate_pane(pb::RecreatePaneRequest {
-                    predecessor_pane_id: pane_id,
-                    launch_command_override: profile.unwrap_or_default(),
-                    idempotency_key: idempotency_key.unwrap_or_default(),
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                output::panes_table(r.pane.as_slice());
-                if r.replay {
-                    println!("(replay of an earlier recreate)");
-                }
-            });
-            Ok(())
-        }
-    }
-}
-
 async fn route(cmd: RouteCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
     let routes = match cmd {
         RouteCmd::Create {
@@ -710,79 +425,6 @@ async fn route(cmd: RouteCmd, mut c: ManagedSessionsServiceClient, out: &Out) ->
             }),
         )
     });
-    Ok(())
-}
-
-async fn agent(cmd: AgentCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
-    let r = match cmd {
-        AgentCmd::List {
-            container,
-            origin,
-            all,
-            page,
-        } => {
-            let r = c
-                .list_agents(pb::ListAgentsRequest {
-                    container_id: container.unwrap_or_default(),
-                    origin: match origin {
-                        None => pb::AgentOrigin::Unspecified,
-                        Some(OriginArg::Managed) => pb::AgentOrigin::Managed,
-                        Some(OriginArg::Adopted) => pb::AgentOrigin::Adopted,
-                    } as i32,
-                    include_unregistered: all,
-                    page_size: page.page_size,
-                    page_token: page.page_token,
-                    activities: vec![],
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                output::agents_table(&r.agents);
-                output::next_page(&r.next_page_token);
-            });
-            return Ok(());
-        }
-        AgentCmd::Adopt {
-            tmux_pane_id,
-            container,
-            role,
-            capability,
-            label,
-        } => c
-            .adopt_pane(pb::AdoptPaneRequest {
-                container_id: container.unwrap_or_default(),
-                tmux_pane_id,
-                role,
-                capability,
-                label,
-            })
-            .await?
-            .into_inner(),
-        AgentCmd::Scan { container } => {
-            let r = c
-                .scan_panes(pb::ScanPanesRequest {
-                    container_id: container.unwrap_or_default(),
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                print_table(
-                    &["SESSION", "TMUX", "COMMAND", "AGENT", "TITLE"],
-                    r.panes.iter().map(|p| {
-                        vec![
-                            p.tmux_session_name.clone(),
-                            p.tmux_pane_id.clone(),
-                            p.current_command.clone(),
-                            p.agent_id.clone(),
-                            p.title.clone(),
-                        ]
-                    }),
-                )
-            });
-            return Ok(());
-        }
-    };
-    out.show(&r, || output::agents_table(r.agent.as_slice()));
     Ok(())
 }
 

@@ -135,8 +135,11 @@ pub(crate) fn agents_table(agents: &[pb::Agent]) {
             "ROLE",
             "ORIGIN",
             "REGISTERED",
+            "ACTIVITY",
+            "FOR",
         ],
         agents.iter().map(|a| {
+            let activity = a.activity.clone().unwrap_or_default();
             vec![
                 a.agent_id.clone(),
                 a.container_id.clone(),
@@ -146,9 +149,32 @@ pub(crate) fn agents_table(agents: &[pb::Agent]) {
                 a.role.clone(),
                 a.origin().short_name(),
                 a.registered.to_string(),
+                match activity.activity() {
+                    pb::Activity::Unspecified => pb::Activity::Unknown.short_name(),
+                    other => other.short_name(),
+                },
+                age(activity.since_time.as_ref(), std::time::SystemTime::now()),
             ]
         }),
     );
+}
+
+/// How long ago `since` was, coarsely (`42s`, `3m12s`, `2h5m`, `3d4h`);
+/// empty when unset.
+pub(crate) fn age(since: Option<&time::Timestamp>, now: std::time::SystemTime) -> String {
+    let Some(since) = since else {
+        return String::new();
+    };
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let s = (now - since.seconds).max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{}h", s / 86400, s % 86400 / 3600),
+    }
 }
 
 pub(crate) fn next_page(token: &str) {
@@ -160,5 +186,28 @@ pub(crate) fn next_page(token: &str) {
 pub(crate) fn warnings(warnings: &[String]) {
     for w in warnings {
         eprintln!("warning: skipped {w}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_coarse_and_never_negative() {
+        let at = |secs: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let since = time::Timestamp {
+            seconds: 1_000,
+            nanos: 0,
+        };
+        assert_eq!(age(Some(&since), at(1_042)), "42s");
+        assert_eq!(age(Some(&since), at(1_000 + 192)), "3m12s");
+        assert_eq!(age(Some(&since), at(1_000 + 7_500)), "2h5m");
+        assert_eq!(
+            age(Some(&since), at(1_000 + 3 * 86_400 + 4 * 3_600)),
+            "3d4h"
+        );
+        assert_eq!(age(Some(&since), at(900)), "0s");
+        assert_eq!(age(None, at(1_000)), "");
     }
 }
