@@ -10,15 +10,16 @@ use agenttower::client::{self, ManagedSessionsServiceClient};
 use agenttower::pb;
 use tokio::sync::mpsc;
 
-use crate::state::hint_for;
+use crate::words::hint_for;
 
 /// Events shown from before the console started.
 const TAIL: u32 = 50;
 /// First and longest pause between reconnection attempts.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// Log lines shown by the log view.
+/// Log lines shown by the log view, read from at most this much of its end.
 const LOG_TAIL_LINES: usize = 200;
+const LOG_TAIL_BYTES: u64 = 256 * 1024;
 
 /// What the daemon looked like when (re)connecting.
 #[derive(Debug, Default)]
@@ -27,6 +28,8 @@ pub(crate) struct Snapshot {
     pub templates: Vec<String>,
     /// Every layout with all its panes.
     pub layouts: Vec<pb::Layout>,
+    /// Adopted agents (registered ones).
+    pub agents: Vec<pb::Agent>,
     /// Recent events, oldest first (empty when resuming).
     pub tail: Vec<pb::LifecycleEvent>,
 }
@@ -38,6 +41,8 @@ pub(crate) enum Server {
     Event(Box<pb::LifecycleEvent>),
     /// A layout refetched after one of its events.
     Layout(Box<pb::Layout>),
+    /// The adopted agents, refetched after an activity change of one.
+    Agents(Vec<pb::Agent>),
     /// The daemon went away; reconnecting.
     Lost(String),
     /// A request succeeded.
@@ -165,6 +170,7 @@ async fn session(
             .map(|t| t.name)
             .collect(),
         layouts: all_layouts(&mut c).await.map_err(lost)?,
+        agents: adopted_agents(&mut c).await.map_err(lost)?,
         tail,
     };
     let mut stream = c
@@ -198,9 +204,18 @@ async fn session(
                     Err(s) => return Err(lost(s)),
                 };
                 let layout_id = e.layout_id.clone();
+                // An adopted agent's activity: its envelope names no layout.
+                let adopted = layout_id.is_empty()
+                    && e.event_type() == pb::EventType::AgentActivityChanged;
                 *after = Some(e.sequence);
                 if out.send(Server::Event(Box::new(e))).await.is_err() {
                     return Ok(());
+                }
+                if adopted {
+                    let agents = adopted_agents(&mut c).await.map_err(lost)?;
+                    if out.send(Server::Agents(agents)).await.is_err() {
+                        return Ok(());
+                    }
                 }
                 if !layout_id.is_empty() {
                     let layout = fetch_layout(&mut c, &layout_id).await.map_err(lost)?;
@@ -265,6 +280,31 @@ async fn all_layouts(
         l.panes = panes.remove(&l.layout_id).unwrap_or_default();
     }
     Ok(layouts)
+}
+
+/// Every registered adopted agent (all pages).
+async fn adopted_agents(
+    c: &mut ManagedSessionsServiceClient,
+) -> Result<Vec<pb::Agent>, tonic::Status> {
+    let mut agents = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = c
+            .list_agents(pb::ListAgentsRequest {
+                origin: pb::AgentOrigin::Adopted as i32,
+                page_size: 200,
+                page_token: token,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        agents.extend(r.agents);
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    Ok(agents)
 }
 
 async fn fetch_layout(
@@ -341,86 +381,21 @@ async fn perform(c: &mut ManagedSessionsServiceClient, r: Request) -> Server {
     }
 }
 
-/// A log file's bytes. A bench container controls its log directory, so
-/// only a regular file is read: never through a symlink, never a FIFO
-/// (which would block the read).
-fn read_log(path: &str) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags.bits())
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
 /// The last lines of a pane's log, read from the host.
 async fn log_tail(label: String, path: String) -> Server {
     if path.is_empty() {
         return Server::Done(format!("pane {label} has no log"));
     }
-    let read = tokio::task::spawn_blocking(move || read_log(&path).map(|b| (path, b))).await;
+    let read =
+        tokio::task::spawn_blocking(move || crate::preview::read_tail(&path, LOG_TAIL_BYTES, None))
+            .await;
     match read {
-        Ok(Ok((_, bytes))) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let lines: Vec<String> = text
-                .lines()
-                .rev()
-                .take(LOG_TAIL_LINES)
-                .map(strip_controls)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            Server::LogTail { label, lines }
-        }
+        Ok(Ok(Some((_, bytes, cut)))) => Server::LogTail {
+            label,
+            lines: crate::preview::tail_lines(&bytes, cut, LOG_TAIL_LINES),
+        },
+        Ok(Ok(None)) => Server::Done(format!("the log of {label} is unchanged")),
         Ok(Err(e)) => Server::Done(format!("cannot read the log of {label}: {e}")),
         Err(e) => Server::Done(format!("cannot read the log of {label}: {e}")),
-    }
-}
-
-/// Pane logs hold raw terminal output; drop escape sequences and controls
-/// so they cannot drive the console's own terminal.
-fn strip_controls(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ ... final byte in @..~ ; otherwise skip one char.
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for n in chars.by_ref() {
-                    if ('@'..='~').contains(&n) {
-                        break;
-                    }
-                }
-            } else {
-                chars.next();
-            }
-        } else if c == '\t' {
-            out.push_str("    ");
-        } else if !c.is_control() {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_lines_lose_escape_sequences_and_controls() {
-        assert_eq!(
-            strip_controls("\u{1b}[1;32mok\u{1b}[0m\tdone\r\u{7}"),
-            "ok    done"
-        );
     }
 }

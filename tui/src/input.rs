@@ -25,6 +25,8 @@ pub(crate) enum Action {
     /// Yes to a confirmation.
     Confirm,
     ShowLog,
+    /// Select the next pane waiting for input.
+    NextWaiting,
     CycleContainer,
     CycleState,
 }
@@ -137,6 +139,7 @@ fn normal(code: KeyCode) -> Option<Action> {
         KeyCode::Char('r') => Action::RecreatePane,
         KeyCode::Char('X') => Action::RemoveLayout,
         KeyCode::Char('l') | KeyCode::Enter => Action::ShowLog,
+        KeyCode::Char('w') => Action::NextWaiting,
         KeyCode::Char('f') => Action::CycleContainer,
         KeyCode::Char('s') => Action::CycleState,
         _ => return None,
@@ -167,6 +170,7 @@ pub(crate) const HELP: &[(&str, &str)] = &[
     ("r", "recreate the selected (removed or failed) pane"),
     ("X", "remove the selected layout (asks first)"),
     ("l  Enter", "show the tail of the selected pane's log"),
+    ("w", "select the next pane waiting for you (needs you)"),
     ("f", "filter layouts by container (cycles, then all)"),
     ("s", "filter layouts by state (cycles, then all live)"),
     ("?", "this help"),
@@ -201,6 +205,7 @@ mod tests {
         assert_eq!(map(&m, key(KeyCode::Char('r'))), Some(Action::RecreatePane));
         assert_eq!(map(&m, key(KeyCode::Char('X'))), Some(Action::RemoveLayout));
         assert_eq!(map(&m, key(KeyCode::Char('j'))), Some(Action::Down));
+        assert_eq!(map(&m, key(KeyCode::Char('w'))), Some(Action::NextWaiting));
         assert_eq!(map(&m, key(KeyCode::Char('z'))), None);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(map(&m, ctrl_c), Some(Action::Quit));

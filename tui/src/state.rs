@@ -1,16 +1,19 @@
 //! The console's view model: what the daemon told us (containers, layouts
 //! with their panes, the event log) plus what the operator is doing
 //! (selection, filters, dialogs, the status line). `apply` folds server
-//! messages in; `act` folds operator actions in and says which request, if
-//! any, to send. Nothing here does I/O.
+//! messages in; `act` (in `actions`) folds operator actions in and says
+//! which request, if any, to send; `activity` derives the needs-you group
+//! and alerts. Nothing here does I/O.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use agenttower::pb;
 use time::OffsetDateTime;
 
-use crate::conn::{Request, Server};
-use crate::input::{Action, Field};
+use crate::activity::Alert;
+use crate::conn::Server;
+use crate::input::Field;
+use crate::preview::Preview;
 
 /// Event log lines kept in memory.
 pub(crate) const EVENT_LOG_LINES: usize = 200;
@@ -83,6 +86,8 @@ pub(crate) struct App {
     pub templates: Vec<String>,
     /// Layouts by id, each with all its panes.
     pub layouts: BTreeMap<String, pb::Layout>,
+    /// Adopted agents (managed ones are the layouts' panes).
+    pub agents: Vec<pb::Agent>,
     pub events: VecDeque<pb::LifecycleEvent>,
     /// The newest sequence folded in; events at or below it are ignored.
     pub last_sequence: u64,
@@ -95,6 +100,16 @@ pub(crate) struct App {
     pub status: Option<Status>,
     pub now: OffsetDateTime,
     pub quit: bool,
+    /// The selected pane's last log lines (`main` reads them).
+    pub preview: Preview,
+    /// Agents waiting for input at the last look, by id.
+    pub waiting: BTreeSet<String>,
+    /// False until the first snapshot: what waits at start alerts nothing.
+    pub primed: bool,
+    /// Agents that started waiting, for `main` to notify and clear.
+    pub alerts: Vec<Alert>,
+    /// A layout just asked for, by session name: selected once it shows.
+    pub follow: Option<String>,
 }
 
 impl App {
@@ -105,6 +120,7 @@ impl App {
             containers: Vec::new(),
             templates: Vec::new(),
             layouts: BTreeMap::new(),
+            agents: Vec::new(),
             events: VecDeque::new(),
             last_sequence: 0,
             focus: Focus::Layouts,
@@ -116,11 +132,18 @@ impl App {
             status: None,
             now,
             quit: false,
+            preview: Preview::default(),
+            waiting: BTreeSet::new(),
+            primed: false,
+            alerts: Vec::new(),
+            follow: None,
         }
     }
 
-    /// Layouts as listed: filtered, then state priority, then newest first
-    /// (SPEC §7 M2). Removed layouts show only when filtered for.
+    /// Layouts as listed: filtered; those with an agent waiting for input
+    /// first, longest wait first (the needs-you group); then state
+    /// priority, then newest first (SPEC §7 M2). Removed layouts show only
+    /// when filtered for.
     pub(crate) fn visible_layouts(&self) -> Vec<&pb::Layout> {
         let mut v: Vec<&pb::Layout> = self
             .layouts
@@ -135,9 +158,14 @@ impl App {
                     .is_none_or(|c| &l.container_id == c)
             })
             .collect();
+        let waits = |l: &pb::Layout| {
+            let since = self.layout_waiting_since(l);
+            (since.is_none(), since)
+        };
         v.sort_by(|a, b| {
-            state_rank(a.state())
-                .cmp(&state_rank(b.state()))
+            waits(a)
+                .cmp(&waits(b))
+                .then_with(|| state_rank(a.state()).cmp(&state_rank(b.state())))
                 .then_with(|| layout_created(b).cmp(&layout_created(a)))
                 .then_with(|| b.layout_id.cmp(&a.layout_id))
         });
@@ -180,10 +208,14 @@ impl App {
             .map(|p| p.label.as_str())
     }
 
-    /// Folds a message from the connection in.
+    /// Folds a message from the connection in. The selected layout stays
+    /// selected while the list reorders around it.
     pub(crate) fn apply(&mut self, msg: Server) {
+        let selected = self.selected_layout().map(|l| l.layout_id.clone());
+        let mut snapshot = false;
         match msg {
             Server::Snapshot(s) => {
+                snapshot = true;
                 self.link = Link::Connected;
                 self.containers = s.containers;
                 self.templates = s.templates;
@@ -192,10 +224,12 @@ impl App {
                     .into_iter()
                     .map(|l| (l.layout_id.clone(), l))
                     .collect();
+                self.agents = s.agents;
                 for e in s.tail {
                     self.push_event(e);
                 }
             }
+            Server::Agents(agents) => self.agents = agents,
             Server::Event(e) => self.push_event(*e),
             Server::Layout(l) => {
                 self.layouts.insert(l.layout_id.clone(), *l);
@@ -212,6 +246,8 @@ impl App {
                 message,
                 hint,
             } => {
+                // A create that failed leaves nothing to follow.
+                self.follow = None;
                 self.status = Some(Status::Error {
                     code,
                     message,
@@ -220,7 +256,36 @@ impl App {
             }
             Server::LogTail { label, lines } => self.mode = Mode::Log { label, lines },
         }
+        self.reselect(selected);
         self.clamp_selection();
+        self.track_waiting();
+        self.primed |= snapshot;
+    }
+
+    /// Selects the followed layout once it shows, else keeps `selected`.
+    fn reselect(&mut self, selected: Option<String>) {
+        let ids: Vec<(String, String)> = self
+            .visible_layouts()
+            .iter()
+            .map(|l| (l.layout_id.clone(), l.tmux_session_name.clone()))
+            .collect();
+        let followed = self
+            .follow
+            .as_ref()
+            .and_then(|session| ids.iter().position(|(_, s)| s == session));
+        if let Some(i) = followed {
+            self.follow = None;
+            if Some(&ids[i].0) != selected.as_ref() {
+                self.selected_pane = 0;
+            }
+        }
+        let kept = || {
+            let id = selected.as_ref()?;
+            ids.iter().position(|(l, _)| l == id)
+        };
+        if let Some(i) = followed.or_else(kept) {
+            self.selected_layout = i;
+        }
     }
 
     fn push_event(&mut self, e: pb::LifecycleEvent) {
@@ -234,7 +299,7 @@ impl App {
         }
     }
 
-    fn clamp_selection(&mut self) {
+    pub(crate) fn clamp_selection(&mut self) {
         let layouts = self.visible_layouts().len();
         self.selected_layout = self.selected_layout.min(layouts.saturating_sub(1));
         let panes = self.visible_panes().len();
@@ -242,165 +307,6 @@ impl App {
         if panes == 0 {
             self.focus = Focus::Layouts;
         }
-    }
-
-    /// Folds an operator action in; returns the request to send, if any.
-    pub(crate) fn act(&mut self, action: Action) -> Option<Request> {
-        let request = match action {
-            Action::Quit => {
-                self.quit = true;
-                None
-            }
-            Action::Help => {
-                self.mode = Mode::Help;
-                None
-            }
-            Action::Close => {
-                self.mode = Mode::Normal;
-                None
-            }
-            Action::Up => {
-                self.move_selection(-1);
-                None
-            }
-            Action::Down => {
-                self.move_selection(1);
-                None
-            }
-            Action::SwitchFocus => {
-                self.focus = match self.focus {
-                    Focus::Layouts if !self.visible_panes().is_empty() => Focus::Panes,
-                    _ => Focus::Layouts,
-                };
-                None
-            }
-            Action::OpenCreate => {
-                if self.containers.is_empty() || self.templates.is_empty() {
-                    self.status = Some(Status::Info(
-                        "no containers or templates yet (is the daemon connected?)".into(),
-                    ));
-                } else {
-                    let container = self
-                        .containers
-                        .iter()
-                        .position(|c| Some(&c.container_id) == self.container_filter.as_ref())
-                        .unwrap_or(0);
-                    self.mode = Mode::Create(CreateForm {
-                        container,
-                        template: 0,
-                        session: String::new(),
-                        idempotency_key: String::new(),
-                        field: Field::Session,
-                    });
-                }
-                None
-            }
-            Action::Form(edit) => {
-                if let Mode::Create(form) = &mut self.mode {
-                    edit.apply(form, self.containers.len(), self.templates.len());
-                }
-                None
-            }
-            Action::Submit => self.submit(),
-            Action::RemovePane => self.selected_pane().map(|p| Request::RemovePane {
-                pane_id: p.pane_id.clone(),
-                label: p.label.clone(),
-            }),
-            Action::RecreatePane => self.selected_pane().map(|p| Request::RecreatePane {
-                pane_id: p.pane_id.clone(),
-                label: p.label.clone(),
-            }),
-            Action::RemoveLayout => {
-                if let Some(l) = self.selected_layout() {
-                    self.mode = Mode::ConfirmRemoveLayout {
-                        layout_id: l.layout_id.clone(),
-                        session: l.tmux_session_name.clone(),
-                    };
-                }
-                None
-            }
-            Action::Confirm => match std::mem::replace(&mut self.mode, Mode::Normal) {
-                Mode::ConfirmRemoveLayout { layout_id, session } => {
-                    Some(Request::RemoveLayout { layout_id, session })
-                }
-                other => {
-                    self.mode = other;
-                    None
-                }
-            },
-            Action::ShowLog => self.selected_pane().map(|p| Request::LogTail {
-                label: p.label.clone(),
-                path: p.log_path.clone(),
-            }),
-            Action::CycleContainer => {
-                let ids: Vec<String> = self
-                    .containers
-                    .iter()
-                    .map(|c| c.container_id.clone())
-                    .collect();
-                self.container_filter = cycle(&ids, self.container_filter.as_ref());
-                self.selected_layout = 0;
-                None
-            }
-            Action::CycleState => {
-                let states = [
-                    pb::LayoutState::Creating,
-                    pb::LayoutState::Ready,
-                    pb::LayoutState::Degraded,
-                    pb::LayoutState::Failed,
-                    pb::LayoutState::Removed,
-                ];
-                self.state_filter = cycle(&states, self.state_filter.as_ref());
-                self.selected_layout = 0;
-                None
-            }
-        };
-        self.clamp_selection();
-        request
-    }
-
-    fn move_selection(&mut self, by: isize) {
-        let len = match self.focus {
-            Focus::Layouts => self.visible_layouts().len(),
-            Focus::Panes => self.visible_panes().len(),
-        };
-        let selected = match self.focus {
-            Focus::Layouts => &mut self.selected_layout,
-            Focus::Panes => &mut self.selected_pane,
-        };
-        if len == 0 {
-            return;
-        }
-        *selected = selected.saturating_add_signed(by).min(len - 1);
-        if self.focus == Focus::Layouts {
-            self.selected_pane = 0;
-        }
-    }
-
-    fn submit(&mut self) -> Option<Request> {
-        let Mode::Create(form) = &self.mode else {
-            return None;
-        };
-        if form.session.is_empty() {
-            self.status = Some(Status::Info("type a tmux session name first".into()));
-            return None;
-        }
-        let request = Request::Create {
-            container_id: self.containers.get(form.container)?.container_id.clone(),
-            template_name: self.templates.get(form.template)?.clone(),
-            session: form.session.clone(),
-            idempotency_key: form.idempotency_key.clone(),
-        };
-        self.mode = Mode::Normal;
-        Some(request)
-    }
-}
-
-/// The next value after `current` in `all`, wrapping through "none".
-fn cycle<T: Clone + PartialEq>(all: &[T], current: Option<&T>) -> Option<T> {
-    match current.and_then(|c| all.iter().position(|x| x == c)) {
-        None => all.first().cloned(),
-        Some(i) => all.get(i + 1).cloned(),
     }
 }
 
@@ -416,28 +322,6 @@ pub(crate) fn state_rank(s: pb::LayoutState) -> u8 {
     }
 }
 
-/// What an operator can do about a closed-set error code.
-pub(crate) fn hint_for(code: &str) -> &'static str {
-    match code {
-        "managed_session_name_conflict" => "pick another session name, or remove that layout",
-        "managed_pane_label_conflict" => "a live pane already uses that label; remove it first",
-        "managed_layout_capacity_exceeded" => "remove a layout, or raise `capacity` in config.yaml",
-        "managed_template_not_found" => "add the template under managed_templates/",
-        "managed_launch_command_not_found" => "add the launch profile under launch_commands/",
-        "managed_pane_illegal_transition" => "wait until the pane leaves `creating`",
-        "managed_pane_illegal_recreate_source" => {
-            "remove the pane first; only removed or failed panes can be recreated"
-        }
-        "managed_pane_recreate_chain_too_deep" => "create a new layout instead",
-        "managed_pane_concurrent_recreate" => "the pane already has a live successor",
-        "managed_pane_protected_adopted" => "adopted panes are never touched by the daemon",
-        "container_not_found" => "check `agenttower container list`",
-        "validation_failed" => "fix the named field",
-        "daemon_unavailable" => "the console reconnects by itself",
-        _ => "",
-    }
-}
-
 /// A layout's creation time as a sortable key (unset sorts first).
 fn layout_created(l: &pb::Layout) -> Option<(i64, i32)> {
     l.create_time.as_ref().map(|t| (t.seconds, t.nanos))
@@ -446,22 +330,6 @@ fn layout_created(l: &pb::Layout) -> Option<(i64, i32)> {
 /// A pane's creation time as a sortable key (unset sorts first).
 fn pane_created(p: &pb::Pane) -> Option<(i64, i32)> {
     p.create_time.as_ref().map(|t| (t.seconds, t.nanos))
-}
-
-/// How long ago a wire timestamp's `seconds` (Unix time) was, compactly:
-/// `42s`, `5m`, `3h`, `2d`; `?` when unset. Callers pass
-/// `x.create_time.as_ref().map(|t| t.seconds)`.
-pub(crate) fn age(now: OffsetDateTime, seconds: Option<i64>) -> String {
-    let Some(seconds) = seconds else {
-        return "?".into();
-    };
-    let secs = (now.unix_timestamp() - seconds).max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
 }
 
 #[cfg(test)]
@@ -510,32 +378,5 @@ mod tests {
         }
         assert_eq!(app.events.len(), EVENT_LOG_LINES);
         assert_eq!(app.events.front().unwrap().sequence, 51);
-    }
-
-    #[test]
-    fn ages_are_compact() {
-        let now = OffsetDateTime::parse(
-            "2026-11-22T10:00:00.000Z",
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap();
-        let ago = |text: &str| age(now, agenttower::time::from_rfc3339(text).map(|t| t.seconds));
-        assert_eq!(ago("2026-11-22T09:59:19.000Z"), "41s");
-        assert_eq!(ago("2026-11-22T09:55:00.000Z"), "5m");
-        assert_eq!(ago("2026-11-22T07:00:00.000Z"), "3h");
-        assert_eq!(ago("2026-11-20T10:00:00.000Z"), "2d");
-        assert_eq!(
-            ago("2026-11-22T10:00:30.000Z"),
-            "0s",
-            "clock skew is not negative"
-        );
-        assert_eq!(age(now, None), "?");
-    }
-
-    #[test]
-    fn filters_cycle_through_every_value_and_back_to_all() {
-        assert_eq!(cycle(&[1, 2], None), Some(1));
-        assert_eq!(cycle(&[1, 2], Some(&1)), Some(2));
-        assert_eq!(cycle(&[1, 2], Some(&2)), None);
     }
 }
