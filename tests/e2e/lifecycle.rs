@@ -72,20 +72,34 @@ async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
         .into_inner();
     assert_eq!(layout.panes().len(), 3);
     assert_eq!(layout.layout.unwrap().state(), pb::LayoutState::Ready);
-    // Events: marker-free state change then the removal record.
+    // Events: marker-free state change then the removal record; the
+    // agent's activity became `exited` with them. (Activity detection on
+    // the other panes may add its own events meanwhile.)
+    let lifecycle = |events: &[pb::LifecycleEvent]| -> Vec<pb::LifecycleEvent> {
+        events
+            .iter()
+            .filter(|e| e.event_type() != pb::EventType::AgentActivityChanged)
+            .cloned()
+            .collect()
+    };
     let events = d.all_events().await;
-    let new: Vec<_> = events[before..]
-        .iter()
-        .map(|e| (e.event_type(), e.pane_id.clone()))
-        .collect();
+    let new = lifecycle(&events[before..]);
     assert_eq!(
-        new,
+        new.iter()
+            .map(|e| (e.event_type(), e.pane_id.clone()))
+            .collect::<Vec<_>>(),
         [
             (pb::EventType::ManagedPaneStateChanged, s1.pane_id.clone()),
             (pb::EventType::ManagedPaneRemoved, s1.pane_id.clone()),
         ]
     );
-    assert_eq!(payload(&events[before + 1])["routes_deleted"], 1);
+    assert_eq!(payload(&new[1])["routes_deleted"], 1);
+    let exited = events[before..].iter().any(|e| {
+        e.event_type() == pb::EventType::AgentActivityChanged
+            && e.pane_id == s1.pane_id
+            && payload(e)["to_activity"] == "ACTIVITY_EXITED"
+    });
+    assert!(exited, "no exited activity event for the removed pane");
 
     // Again: success, nothing changes.
     let again = c
@@ -96,7 +110,10 @@ async fn removing_a_ready_pane_cleans_up_and_is_idempotent() {
         .unwrap()
         .into_inner();
     assert!(!again.changed);
-    assert_eq!(d.all_events().await.len(), events.len());
+    assert_eq!(
+        lifecycle(&d.all_events().await).len(),
+        lifecycle(&events).len()
+    );
 
     // Unknown id, bad id.
     let (code, e) = err(c
@@ -320,7 +337,7 @@ async fn recreate_after_remove_and_after_failure_builds_a_readable_chain() {
     })
     .await
     .unwrap();
-    let n = d.all_events().await.len();
+    let n = d.lifecycle_events().await.len();
     let (code, e) = err(c
         .recreate_pane(pb::RecreatePaneRequest {
             predecessor_pane_id: bad.pane_id.clone(),
@@ -332,7 +349,7 @@ async fn recreate_after_remove_and_after_failure_builds_a_readable_chain() {
         (code, e.reason.as_str()),
         (Code::NotFound, "managed_launch_command_not_found")
     );
-    assert_eq!(d.all_events().await.len(), n);
+    assert_eq!(d.lifecycle_events().await.len(), n);
     let good = c
         .recreate_pane(pb::RecreatePaneRequest {
             predecessor_pane_id: bad.pane_id.clone(),

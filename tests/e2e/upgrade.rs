@@ -144,8 +144,9 @@ async fn a_database_from_before_1_0_upgrades_and_reads_back_through_the_new_api(
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // (A prefix of the table: activity detection may write more.)
     let events = d.all_events().await;
-    assert_eq!(mirror.len(), events.len());
+    assert!(mirror.len() <= events.len() && mirror.len() >= OLD_EVENTS);
     for (line, e) in mirror.iter().zip(&events) {
         assert_eq!(*line, serde_json::to_value(e).unwrap());
         assert!(line.get("payload").is_none() && line.get("timestamp").is_none());

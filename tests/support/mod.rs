@@ -447,6 +447,14 @@ impl Daemon {
     }
 
     /// Every event in the table, oldest first.
+    /// Every event but `agent_activity_changed`, which activity detection
+    /// writes on its own schedule (what exact event counts compare).
+    pub async fn lifecycle_events(&self) -> Vec<pb::LifecycleEvent> {
+        let mut all = self.all_events().await;
+        all.retain(|e| e.event_type() != pb::EventType::AgentActivityChanged);
+        all
+    }
+
     pub async fn all_events(&self) -> Vec<pb::LifecycleEvent> {
         let mut c = self.client().await;
         let mut out = Vec::new();
