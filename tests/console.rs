@@ -1,10 +1,16 @@
 //! The real `agenttower-tui` binary inside tmux: it starts its own daemon,
 //! creates a layout from keystrokes, watches it converge, survives a daemon
 //! restart and a resize, removes and recreates a pane, and restores the
-//! terminal on quit. The screen is read with `capture-pane`.
+//! terminal on quit; it shows each agent's activity, lists an agent that
+//! waits for input under "needs you", rings the bell, runs notify-send and
+//! previews the pane's output without its escape sequences. The screen is
+//! read with `capture-pane`.
 
 #[path = "support/mod.rs"]
 mod support;
+
+#[path = "console/activity.rs"]
+mod activity;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,11 +26,18 @@ struct Console {
 
 impl Console {
     fn start() -> Console {
+        Console::start_with("")
+    }
+
+    /// A console whose `console.yaml` is `console_yaml`.
+    fn start_with(console_yaml: &str) -> Console {
         let dir = tempfile::Builder::new().prefix("atui").tempdir().unwrap();
         let cfg = dir.path().join("cfg");
         std::fs::create_dir_all(&cfg).unwrap();
         std::fs::write(cfg.join("config.yaml"), "settle_window_ms: 300\n").unwrap();
+        std::fs::write(cfg.join("console.yaml"), console_yaml).unwrap();
         let c = Console { dir };
+        c.fake_notify_send();
         // remain-on-exit keeps the pane after the console quits, so the
         // test can see what it left behind.
         let out = Command::new("tmux")
@@ -68,10 +81,35 @@ impl Console {
             ("AGENTTOWER_TMUX_SOCKET", d.join("tmux-local.sock")),
             ("HOME", d.to_path_buf()),
             ("SHELL", PathBuf::from("/bin/sh")),
+            // A notify-send that records its arguments comes first.
+            (
+                "PATH",
+                PathBuf::from(format!("{}:{}", d.join("bin").display(), path())),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.display().to_string()))
         .collect()
+    }
+
+    /// `bin/notify-send`: writes its arguments, one a line, to
+    /// `notify-send.args` (through a rename, so a reader sees all or none).
+    fn fake_notify_send(&self) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let bin = self.dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let out = self.notify_send_args();
+        let script = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{0}.tmp'\nmv '{0}.tmp' '{0}'\n",
+            out.display()
+        );
+        let program = bin.join("notify-send");
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn notify_send_args(&self) -> PathBuf {
+        self.dir.path().join("notify-send.args")
     }
 
     fn ui_socket(&self) -> PathBuf {
@@ -145,6 +183,10 @@ impl Drop for Console {
             let _ = tmux_on(&socket, &["kill-server"]);
         }
     }
+}
+
+fn path() -> String {
+    std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
 }
 
 /// The screen line that mentions `needle`.
