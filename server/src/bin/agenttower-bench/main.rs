@@ -10,8 +10,11 @@
 //! with `--run-daemon`, the same library as agenttowerd), its own tmux
 //! servers, its own SQLite file.
 
+mod activity;
+mod agent;
 mod daemon;
 mod measure;
+mod scenarios;
 mod stats;
 
 use std::process::ExitCode;
@@ -34,6 +37,14 @@ pub(crate) struct Args {
     /// Run the embedded daemon (how the benchmark starts its own).
     #[arg(long, hide = true)]
     pub run_daemon: bool,
+    /// Only the agent activity rows (issue 14).
+    #[arg(long)]
+    pub activity_only: bool,
+    /// Run as an agent in a pane (how the activity rows drive detection).
+    #[arg(long, hide = true, value_enum)]
+    pub agent: Option<agent::Mode>,
+    #[command(flatten)]
+    pub agent_args: agent::AgentArgs,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +52,9 @@ fn main() -> ExitCode {
     if args.run_daemon {
         let log = std::env::var("AGENTTOWER_LOG").unwrap_or_else(|_| "info".into());
         return agenttower_server::run(&log);
+    }
+    if let Some(mode) = args.agent {
+        return agent::run(mode, &args.agent_args);
     }
     if args.quick {
         args.runs = 2;
@@ -55,7 +69,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(measure::all(&args)) {
+    let run = async {
+        if args.activity_only {
+            measure::activity_section(&args).await
+        } else {
+            measure::all(&args).await
+        }
+    };
+    match runtime.block_on(run) {
         Ok(report) => {
             println!("{report}");
             ExitCode::SUCCESS

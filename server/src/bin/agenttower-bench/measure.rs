@@ -22,7 +22,7 @@ use crate::stats::{Row, Samples, table};
 /// is subtracted from convergence and reported on its own row.
 const SETTLE_MS: u64 = 100;
 
-fn template(name: &str, workers: usize) -> (String, String) {
+pub(crate) fn template(name: &str, workers: usize) -> (String, String) {
     let mut yaml = format!(
         "name: {name}\npanes:\n  - {{role: master, capability: orchestrator, label_pattern: \"{{session}}.m{{ordinal}}\"}}\n"
     );
@@ -241,13 +241,29 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
     ));
 
     let docker = docker_rows(runs).await?;
+    let activity = activity_section(args).await?;
     let mut report = String::new();
     report.push_str(&machine());
     report.push('\n');
     report.push_str(&table(&rows));
     report.push('\n');
     report.push_str(&docker);
+    report.push('\n');
+    report.push_str(&activity);
     Ok(report)
+}
+
+/// The activity rows (issue 14) as their own table, with notes on misses.
+pub(crate) async fn activity_section(args: &Args) -> anyhow::Result<String> {
+    let exe = crate::activity::exe()?;
+    let (rows, notes) = crate::activity::rows(args, &exe).await?;
+    let mut out = String::from("Agent activity\n\n");
+    out.push_str(&table(&rows));
+    for n in notes {
+        out.push_str(&format!("\n- {n}"));
+    }
+    out.push('\n');
+    Ok(out)
 }
 
 fn ratio_row(figure: &str, ours: &Samples, floor: &Samples, target: &str) -> Row {
