@@ -4,6 +4,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod raw_codec;
+
 mod activity;
 mod agents;
 mod authority;

@@ -7,51 +7,13 @@
 use agenttower::client::{ApiError, api_error};
 use agenttower::pb;
 use prost::Message as _;
-use prost::bytes::{Buf as _, BufMut as _};
 use tonic::Code;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+use crate::raw_codec::RawCodec;
 use crate::support::*;
 
 const REPORT: &str = "/agenttower.v1.ManagedSessionsService/ReportActivity";
 const APP_REPORT: &str = "/agenttower.v1.AppManagedSessionsService/ReportActivity";
-
-/// Sends and receives message bodies as they are: the test writes the bytes.
-#[derive(Default, Clone)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
 
 /// Calls unary `method` with `body` as the request message; the error.
 async fn raw_call(d: &Daemon, method: &'static str, body: Vec<u8>) -> (Code, ApiError) {

@@ -6,10 +6,9 @@
 use agenttower::client::api_error;
 use agenttower::pb;
 use agenttower::status::MAX_ECHO_BYTES;
-use prost::bytes::{Buf as _, BufMut as _};
 use tonic::Code;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+use crate::raw_codec::RawCodec;
 use crate::support::*;
 
 /// Every text of the error is within the bound.
@@ -125,43 +124,6 @@ async fn more_than_64_filter_entries_are_refused_naming_the_field() {
         .into_inner()
         .panes;
     assert_eq!(panes.len(), 3);
-}
-
-/// Sends and receives message bodies as they are: the test writes the bytes.
-#[derive(Default, Clone)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
 }
 
 /// Calls `method` (`Service/Method`) with `body` as the request message.
