@@ -26,7 +26,7 @@ use crate::config::catalog::SHELL_PROFILE;
 use crate::domain::{Activity, ActivitySource, EventPayload, EventType, Origin};
 use crate::error::Result;
 use crate::service::Services;
-use crate::service::activity::{Applied, Proposal};
+use crate::service::activity::{Applied, Proposal, report_hold_ends};
 use crate::store::models::{AgentRow, EventRow};
 use crate::store::{agents, panes};
 
@@ -202,12 +202,7 @@ impl Services {
 
 /// When a report on `row` stops holding detection off, if it still does.
 fn report_held_until(row: &AgentRow, hold: Duration, now: Instant) -> Option<Instant> {
-    let at = time::OffsetDateTime::parse(
-        row.reported_at.as_deref()?,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .ok()?;
-    let left = at + time::Duration::try_from(hold).ok()? - time::OffsetDateTime::now_utc();
+    let left = report_hold_ends(row, hold)? - time::OffsetDateTime::now_utc();
     Duration::try_from(left)
         .ok()
         .filter(|d| !d.is_zero())

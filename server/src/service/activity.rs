@@ -86,17 +86,10 @@ pub(crate) fn apply(
     if row.activity == Activity::Exited && by != By::Process {
         return Ok(Applied::Unchanged(row));
     }
-    if let By::Detection { hold } = by {
-        let until = row
-            .reported_at
-            .as_deref()
-            .and_then(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .map(|at| at + time::Duration::try_from(hold).unwrap_or(time::Duration::MAX));
-        if let Some(until) = until.filter(|u| *u > now) {
-            return Ok(Applied::Held { row, until });
-        }
+    if let By::Detection { hold } = by
+        && let Some(until) = report_hold_ends(&row, hold).filter(|u| *u > now)
+    {
+        return Ok(Applied::Held { row, until });
     }
     let message = proposal
         .message
@@ -163,6 +156,17 @@ pub(crate) fn apply(
         ))
     })?;
     Ok(Applied::Changed(row))
+}
+
+/// When the last report on `row` stops holding detection off (`hold` after
+/// it); `None` if it never reported.
+pub(crate) fn report_hold_ends(row: &AgentRow, hold: Duration) -> Option<time::OffsetDateTime> {
+    let at = time::OffsetDateTime::parse(
+        row.reported_at.as_deref()?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    Some(at.saturating_add(time::Duration::try_from(hold).unwrap_or(time::Duration::MAX)))
 }
 
 /// The agent's pane process is gone: its activity becomes `exited`.
