@@ -19,7 +19,7 @@ use crate::events::watch::Start;
 use crate::service::Services;
 use crate::service::agents::AdoptPane;
 use crate::service::create::{CreateLayout, LayoutView};
-use crate::service::records::PaneRow as PaneRecord;
+use crate::service::records::{AgentRow as AgentRecord, PaneRow as PaneRecord};
 use crate::service::recreate::Recreate;
 use crate::service::scope::Owned;
 
@@ -462,27 +462,14 @@ impl Api {
     async fn panes_out(&self, rows: Vec<PaneRecord>) -> Result<Vec<pb::Pane>> {
         let ids: Vec<String> = rows.iter().filter_map(|p| p.agent_id.clone()).collect();
         let agents = self.svc.agents_by_id(ids).await?;
-        Ok(rows
-            .into_iter()
-            .map(|p| {
-                let activity = p
-                    .agent_id
-                    .as_ref()
-                    .and_then(|id| agents.get(id))
-                    .map(convert::activity);
-                pb::Pane {
-                    activity,
-                    ..convert::pane(p)
-                }
-            })
-            .collect())
+        Ok(panes_with_activity(rows, &agents))
     }
 
-    /// A layout with its panes on the wire, with their activity.
+    /// A layout with its panes on the wire, with their activity (read with
+    /// the panes).
     async fn layout_out(&self, view: LayoutView) -> Result<pb::Layout> {
-        let panes = self.panes_out(view.panes).await?;
         Ok(pb::Layout {
-            panes,
+            panes: panes_with_activity(view.panes, &view.agents),
             ..convert::layout(view.layout, vec![])
         })
     }
@@ -498,6 +485,26 @@ impl Api {
             schema_version: self.svc.schema_version(),
         })
     }
+}
+
+/// Panes on the wire, each with the activity of its agent in `agents`.
+fn panes_with_activity(
+    rows: Vec<PaneRecord>,
+    agents: &std::collections::HashMap<String, AgentRecord>,
+) -> Vec<pb::Pane> {
+    rows.into_iter()
+        .map(|p| {
+            let activity = p
+                .agent_id
+                .as_ref()
+                .and_then(|id| agents.get(id))
+                .map(convert::activity);
+            pb::Pane {
+                activity,
+                ..convert::pane(p)
+            }
+        })
+        .collect()
 }
 
 /// Implements a generated service trait by delegating every method to `Api`.

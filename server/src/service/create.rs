@@ -3,7 +3,7 @@
 //! transaction that also counts capacity, then queue the spawn pipeline on
 //! the container's FIFO and answer at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::lifecycle::{count, pane_event};
@@ -15,8 +15,8 @@ use crate::domain::{Actor, PaneState};
 use crate::error::{Error, Result};
 use crate::events::redact_env;
 use crate::store::events::NewEvent;
-use crate::store::models::{LayoutRow, PaneRow};
-use crate::store::{self, Tx, layouts, panes};
+use crate::store::models::{AgentRow, LayoutRow, PaneRow};
+use crate::store::{self, Tx, agents, layouts, panes};
 
 /// A CreateLayout request after decoding.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub(crate) struct CreateLayout {
 pub(crate) struct LayoutView {
     pub layout: LayoutRow,
     pub panes: Vec<PaneRow>,
+    /// The agents behind its panes by agent id, read with them.
+    pub agents: HashMap<String, AgentRow>,
 }
 
 impl CreateLayout {
@@ -250,7 +252,12 @@ impl Services {
                     return Ok(None);
                 };
                 let panes = panes::for_layout(conn, &layout.id)?;
-                Ok(Some(LayoutView { layout, panes }))
+                let agents = agents::of_panes(conn, &panes)?;
+                Ok(Some(LayoutView {
+                    layout,
+                    panes,
+                    agents,
+                }))
             })
             .await
     }
@@ -274,9 +281,11 @@ fn insert_layout(
         && let Some(existing) = layouts::by_idempotency_key(tx.conn, &layout.container_id, key)?
     {
         let panes = panes::for_layout(tx.conn, &existing.id)?;
+        let agents = agents::of_panes(tx.conn, &panes)?;
         return Ok(Inserted::Replay(LayoutView {
             layout: existing,
             panes,
+            agents,
         }));
     }
     let live = layouts::count_live(tx.conn)?;
@@ -316,6 +325,8 @@ fn insert_layout(
     Ok(Inserted::New(LayoutView {
         layout,
         panes: rows,
+        // New panes are not registered yet.
+        agents: HashMap::new(),
     }))
 }
 

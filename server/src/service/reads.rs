@@ -132,17 +132,23 @@ impl Services {
                 let Some(layout) = layouts::get(conn, &key)? else {
                     return Ok(None);
                 };
-                Ok(Some((layout, panes::for_layout(conn, &key)?)))
+                let mut panes = panes::for_layout(conn, &key)?;
+                if !include_terminal {
+                    panes.retain(|p| p.state != PaneState::Removed);
+                }
+                let agents = crate::store::agents::of_panes(conn, &panes)?;
+                Ok(Some((layout, panes, agents)))
             })
             .await?;
-        let (layout, mut panes) = found.ok_or_else(|| Error::LayoutNotFound {
+        let (layout, panes, agents) = found.ok_or_else(|| Error::LayoutNotFound {
             layout_id: id.to_string(),
         })?;
         caller.check(&layout.container_id)?;
-        if !include_terminal {
-            panes.retain(|p| p.state != PaneState::Removed);
-        }
-        Ok(LayoutView { layout, panes })
+        Ok(LayoutView {
+            layout,
+            panes,
+            agents,
+        })
     }
 
     /// M4.

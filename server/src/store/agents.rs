@@ -202,3 +202,19 @@ pub(crate) fn with_logs(conn: &mut SqliteConnection) -> Result<Vec<AgentRow>> {
         .select(AgentRow::as_select())
         .load(conn)?)
 }
+
+/// The agents behind `panes` (those registered to one), by agent id: what
+/// an answer shows as each pane's activity, read with the panes.
+pub(crate) fn of_panes(
+    conn: &mut SqliteConnection,
+    panes: &[super::models::PaneRow],
+) -> Result<std::collections::HashMap<String, AgentRow>> {
+    let ids: Vec<String> = panes.iter().filter_map(|p| p.agent_id.clone()).collect();
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    Ok(by_ids(conn, &ids)?
+        .into_iter()
+        .map(|a| (a.agent_id.clone(), a))
+        .collect())
+}
