@@ -1,6 +1,7 @@
 //! AgentTower's wire contract (generated from `proto/`), the Unix-socket
 //! client connector, and helpers shared by the CLI, the console and scripts.
 
+pub mod attach;
 pub mod client;
 pub mod codec;
 pub mod launch;

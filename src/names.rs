@@ -62,6 +62,8 @@ short_names!(
     ContainerState => "CONTAINER_STATE_",
     Activity => "ACTIVITY_",
     ActivitySource => "ACTIVITY_SOURCE_",
+    NameKind => "NAME_KIND_",
+    NameMatch => "NAME_MATCH_",
 );
 
 #[cfg(test)]

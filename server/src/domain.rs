@@ -209,6 +209,14 @@ closed_sets! {
         Stopped => "stopped",
     }
 
+    /// What ResolveName looks for.
+    NameKind {
+        Layout => "layout",
+        Pane => "pane",
+        Agent => "agent",
+        Route => "route",
+    }
+
     /// How a launch command's exit was noticed.
     ExitDetection {
         /// The probe after the settle window, while the pane was created.
@@ -351,6 +359,7 @@ mod tests {
                 "Activity",
                 "ActivitySource",
                 "ContainerState",
+                "NameKind",
                 "ExitDetection"
             ]
         );

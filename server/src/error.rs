@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::NameKind;
+
 /// A failure the API reports to its caller. Some codes are only raised by
 /// methods whose issues have not landed yet; they are part of the closed set
 /// of the wire contract already.
@@ -78,6 +80,40 @@ pub(crate) enum Error {
         "the calling process is not inside a registered agent's pane; run it from the agent's pane"
     )]
     NotInAgentPane,
+    #[error("no {kind} named {name:?}")]
+    NameNotFound { kind: NameKind, name: String },
+    #[error("{name:?} names more than one {kind}: {}", Candidate::list(candidates, *more))]
+    NameAmbiguous {
+        kind: NameKind,
+        name: String,
+        /// The first few, by id.
+        candidates: Vec<Candidate>,
+        /// Whether more matched than are listed.
+        more: bool,
+    },
+}
+
+/// One of the objects an ambiguous name matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// Its name qualified by its container's (`c1:work`), or its id when it
+    /// has no name (a route).
+    pub name: String,
+    pub id: String,
+}
+
+fn join<'a>(parts: impl Iterator<Item = &'a str>) -> String {
+    parts.collect::<Vec<_>>().join(",")
+}
+
+impl Candidate {
+    fn list(all: &[Candidate], more: bool) -> String {
+        let mut names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        if more {
+            names.push("…");
+        }
+        names.join(", ")
+    }
 }
 
 /// Result alias for domain operations.
@@ -119,6 +155,8 @@ impl Error {
             Error::ConcurrentRecreate { .. } => "managed_pane_concurrent_recreate",
             Error::CapacityExceeded { .. } => "managed_layout_capacity_exceeded",
             Error::NotInAgentPane => "caller_not_in_agent_pane",
+            Error::NameNotFound { .. } => "name_not_found",
+            Error::NameAmbiguous { .. } => "name_ambiguous",
         }
     }
 
@@ -215,6 +253,26 @@ impl Error {
             } => vec![
                 ("current_count", current_count.to_string()),
                 ("limit", limit.to_string()),
+            ],
+            Error::NameNotFound { kind, name } => {
+                vec![("kind", kind.to_string()), ("name", name.clone())]
+            }
+            Error::NameAmbiguous {
+                kind,
+                name,
+                candidates,
+                ..
+            } => vec![
+                ("kind", kind.to_string()),
+                ("name", name.clone()),
+                (
+                    "candidates",
+                    join(candidates.iter().map(|c| c.name.as_str())),
+                ),
+                (
+                    "candidate_ids",
+                    join(candidates.iter().map(|c| c.id.as_str())),
+                ),
             ],
         };
         pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()

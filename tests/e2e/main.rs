@@ -18,6 +18,7 @@ mod escaping;
 mod failures;
 mod lifecycle;
 mod mirror;
+mod names;
 mod ordering;
 mod ownership;
 mod privacy;

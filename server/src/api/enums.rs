@@ -3,7 +3,7 @@
 //! function per set for requests, from the wire's `i32` enum field to the
 //! domain member (`pane_state`, `layout_state`, `failed_stage`, `origin`,
 //! `runtime_kind`, `container_state`, `event_type`, `actor`,
-//! `exit_detection`, `activity`, `activity_source`); `None` for `UNSPECIFIED` or a number this daemon does
+//! `exit_detection`, `activity`, `activity_source`, `name_kind`); `None` for `UNSPECIFIED` or a number this daemon does
 //! not know, for the caller to report as a validation error of its field.
 //! Every match is exhaustive, so a member added on either side fails to
 //! compile until it is mapped here.
@@ -16,7 +16,7 @@ use agenttower::pb;
 
 use crate::domain::{
     Activity, ActivitySource, Actor, ContainerState, EventType, ExitDetection, FailedStage,
-    LayoutState, Origin, PaneState, RuntimeKind,
+    LayoutState, NameKind, Origin, PaneState, RuntimeKind,
 };
 
 /// `From<domain> for pb` and `fn $read(i32) -> Option<domain>` of one closed
@@ -121,6 +121,13 @@ wire_enum!(actor: Actor <=> Actor {
 wire_enum!(exit_detection: ExitDetection <=> ExitDetection {
     SettleProbe => SettleProbe,
     HealthWatcher => HealthWatcher,
+});
+
+wire_enum!(name_kind: NameKind <=> NameKind {
+    Layout => Layout,
+    Pane => Pane,
+    Agent => Agent,
+    Route => Route,
 });
 
 impl From<LayoutState> for pb::LayoutState {

@@ -26,7 +26,7 @@ use crate::service::scope::Owned;
 /// The shared implementation behind both services.
 #[derive(Clone)]
 pub(crate) struct Api {
-    svc: Arc<Services>,
+    pub(super) svc: Arc<Services>,
 }
 
 /// The event stream type of WatchEvents.
@@ -566,6 +566,7 @@ macro_rules! with_api_methods {
             list_templates(ListTemplatesRequest) -> pb::ListTemplatesResponse,
             list_launch_profiles(ListLaunchProfilesRequest) -> pb::ListLaunchProfilesResponse,
             get_version(GetVersionRequest) -> pb::GetVersionResponse,
+            resolve_name(ResolveNameRequest) -> pb::ResolveNameResponse,
         );
     };
 }

@@ -6,6 +6,7 @@ pub(crate) mod enums;
 pub(crate) mod handlers;
 pub(crate) mod peer;
 pub(crate) mod reflection;
+mod resolve;
 pub(crate) mod status;
 
 use std::future::Future;

@@ -19,12 +19,14 @@ fn grpc_code(e: &Error) -> Code {
         | Error::TemplateNotFound { .. }
         | Error::LaunchCommandNotFound { .. }
         | Error::LayoutNotFound { .. }
-        | Error::PaneNotFound { .. } => Code::NotFound,
+        | Error::PaneNotFound { .. }
+        | Error::NameNotFound { .. } => Code::NotFound,
         Error::SessionNameConflict { .. } | Error::LabelConflict { .. } => Code::AlreadyExists,
         Error::ProtectedAdopted { .. }
         | Error::IllegalTransition { .. }
         | Error::IllegalRecreateSource { .. }
-        | Error::RecreateChainTooDeep { .. } => Code::FailedPrecondition,
+        | Error::RecreateChainTooDeep { .. }
+        | Error::NameAmbiguous { .. } => Code::FailedPrecondition,
         Error::ConcurrentRecreate { .. } => Code::Aborted,
         Error::CapacityExceeded { .. } => Code::ResourceExhausted,
     }

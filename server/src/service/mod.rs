@@ -7,6 +7,7 @@ pub(crate) mod agents;
 pub(crate) mod containers;
 pub(crate) mod create;
 pub(crate) mod lifecycle;
+pub(crate) mod names;
 pub(crate) mod pane_create;
 pub(crate) mod pane_log;
 pub(crate) mod pipeline;

@@ -8,6 +8,7 @@ pub(crate) mod containers;
 pub(crate) mod events;
 pub(crate) mod layouts;
 pub(crate) mod models;
+pub(crate) mod names;
 pub(crate) mod panes;
 pub(crate) mod routes;
 pub(crate) mod schema;
