@@ -212,7 +212,7 @@ async fn both_services_and_health_say_which_versions_they_speak() {
         .into_inner();
     assert_eq!(managed.api_version, "agenttower.v1");
     assert_eq!(managed.daemon_version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(managed.schema_version, "20261122000004");
+    assert_eq!(managed.schema_version, "20261122000005");
     let app = agenttower::client::AppManagedSessionsServiceClient::new(channel.clone())
         .get_version(pb::GetVersionRequest {})
         .await

@@ -8,15 +8,12 @@ use super::models::{AgentRow, LayoutRow, PaneRow, RouteRow};
 use super::schema::{agents as a, managed_layout as l, managed_pane as p, routes as r};
 use crate::error::Result;
 
-/// How many prefix matches a lookup loads: the candidates an ambiguous
-/// answer lists, and one more to tell whether there are others.
-pub(crate) const PREFIX_LIMIT: i64 = 6;
-
-/// `prefix%` for LIKE. Callers pass only `[0-9a-f-]`, so no LIKE
-/// metacharacter can reach the pattern.
-fn like(prefix: &str) -> String {
-    debug_assert!(prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
-    format!("{prefix}%")
+/// The id range `[prefix, end)` of every id starting with `prefix`, so the
+/// lookup walks the primary key (a LIKE would scan: SQLite's LIKE is
+/// case-insensitive and the key is not). Ids are lower-case hex and dashes,
+/// all below `~`.
+fn range(prefix: &str) -> (String, String) {
+    (prefix.to_string(), format!("{prefix}~"))
 }
 
 /// Layouts with tmux session `name`, in `container` when given.
@@ -42,8 +39,9 @@ pub(crate) fn layouts_with_prefix(
     prefix: &str,
     limit: i64,
 ) -> Result<Vec<LayoutRow>> {
+    let (from, to) = range(prefix);
     let mut q = l::table
-        .filter(l::id.like(like(prefix)))
+        .filter(l::id.ge(from).and(l::id.lt(to)))
         .select(LayoutRow::as_select())
         .order(l::id.asc())
         .limit(limit)
@@ -77,8 +75,9 @@ pub(crate) fn panes_with_prefix(
     prefix: &str,
     limit: i64,
 ) -> Result<Vec<PaneRow>> {
+    let (from, to) = range(prefix);
     let mut q = p::table
-        .filter(p::id.like(like(prefix)))
+        .filter(p::id.ge(from).and(p::id.lt(to)))
         .select(PaneRow::as_select())
         .order(p::id.asc())
         .limit(limit)
@@ -126,8 +125,9 @@ pub(crate) fn agents_with_prefix(
     prefix: &str,
     limit: i64,
 ) -> Result<Vec<AgentRow>> {
+    let (from, to) = range(prefix);
     let mut q = a::table
-        .filter(a::agent_id.like(like(prefix)))
+        .filter(a::agent_id.ge(from).and(a::agent_id.lt(to)))
         .select(AgentRow::as_select())
         .order(a::agent_id.asc())
         .limit(limit)
@@ -144,8 +144,9 @@ pub(crate) fn routes_with_prefix(
     conn: &mut SqliteConnection,
     prefix: &str,
 ) -> Result<Vec<RouteRow>> {
+    let (from, to) = range(prefix);
     Ok(r::table
-        .filter(r::route_id.like(like(prefix)))
+        .filter(r::route_id.ge(from).and(r::route_id.lt(to)))
         .select(RouteRow::as_select())
         .order(r::route_id.asc())
         .load(conn)?)

@@ -181,12 +181,17 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
     // One live layout to read, among the seeded history.
     let (_, _, layout_id) = converge(&mut c, &mut settled, "local", "1m+2s", "reads").await?;
     let calls = if args.quick { 20 } else { 500 };
-    let (mut get_p99, mut list_p99, mut rps) =
-        (Samples::default(), Samples::default(), Samples::default());
+    let (mut get_p99, mut list_p99, mut resolve_p99, mut rps) = (
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    );
     for _ in 0..runs {
-        let (g, l) = reads(&mut c, &layout_id, calls).await?;
+        let (g, l, r) = reads(&mut c, &layout_id, calls).await?;
         get_p99.0.push(g.percentile(99.0));
         list_p99.0.push(l.percentile(99.0));
+        resolve_p99.0.push(r.percentile(99.0));
         let window = if args.quick {
             Duration::from_millis(200)
         } else {
@@ -206,6 +211,12 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
         "ms",
         &list_p99,
         "≤ 5 ms",
+    ));
+    rows.push(Row::per_run(
+        format!("ResolveName p99 (a pane label), {panes} panes"),
+        "ms",
+        &resolve_p99,
+        "≤ 1 ms",
     ));
     rows.push(Row::per_run(
         "read RPCs per second, 4 concurrent clients",
@@ -503,13 +514,15 @@ fn seed(db: &Path, layouts: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `calls` sequential GetLayout and ListPanes round trips.
+/// `calls` sequential GetLayout, ListPanes and ResolveName (the label of
+/// one of the layout's panes) round trips.
 async fn reads(
     c: &mut ManagedSessionsServiceClient,
     layout_id: &str,
     calls: usize,
-) -> anyhow::Result<(Samples, Samples)> {
-    let (mut get, mut list) = (Samples::default(), Samples::default());
+) -> anyhow::Result<(Samples, Samples, Samples)> {
+    let (mut get, mut list, mut resolve) =
+        (Samples::default(), Samples::default(), Samples::default());
     for _ in 0..calls {
         let t = Instant::now();
         c.get_layout(pb::GetLayoutRequest {
@@ -521,8 +534,15 @@ async fn reads(
         let t = Instant::now();
         c.list_panes(pb::ListPanesRequest::default()).await?;
         list.push(t.elapsed());
+        let t = Instant::now();
+        c.resolve_name(pb::ResolveNameRequest {
+            kind: pb::NameKind::Pane as i32,
+            name: "reads.s1".into(),
+        })
+        .await?;
+        resolve.push(t.elapsed());
     }
-    Ok((get, list))
+    Ok((get, list, resolve))
 }
 
 /// GetLayout calls per second from `clients` connections at once.
