@@ -127,6 +127,10 @@ async fn names_qualified_names_ids_and_prefixes_resolve_within_reach() {
     );
     let upper = ok(&mut c, pb::NameKind::Pane, &unique.to_uppercase()).await;
     assert_eq!(upper.id, *target);
+    let qualified = ok(&mut c, pb::NameKind::Pane, &format!("c2:{unique}")).await;
+    assert_eq!(qualified.id, *target);
+    let (_, e) = err(resolve(&mut c, pb::NameKind::Pane, &format!("c1:{unique}")).await);
+    assert_eq!(e.reason, "name_not_found", "the prefix is c2's");
     let short = &target[..8];
     let sharing: Vec<&String> = all.iter().filter(|id| id.starts_with(short)).collect();
     match resolve(&mut c, pb::NameKind::Pane, short).await {

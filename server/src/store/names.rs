@@ -2,11 +2,18 @@
 //! optionally within one container. The choice among what they return is
 //! the service's (`service::names`).
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 
 use super::models::{AgentRow, LayoutRow, PaneRow, RouteRow};
 use super::schema::{agents as a, managed_layout as l, managed_pane as p, routes as r};
 use crate::error::Result;
+
+/// `+container_id = ?`: the unary plus keeps SQLite from serving an id
+/// range lookup from the container index (it would scan the container's
+/// rows rather than walk the key range).
+const IN_CONTAINER: &str = "+container_id = ";
 
 /// The id range `[prefix, end)` of every id starting with `prefix`, so the
 /// lookup walks the primary key (a LIKE would scan: SQLite's LIKE is
@@ -47,7 +54,7 @@ pub(crate) fn layouts_with_prefix(
         .limit(limit)
         .into_boxed();
     if let Some(c) = container {
-        q = q.filter(l::container_id.eq(c.to_string()));
+        q = q.filter(sql::<Bool>(IN_CONTAINER).bind::<Text, _>(c.to_string()));
     }
     Ok(q.load(conn)?)
 }
@@ -83,7 +90,7 @@ pub(crate) fn panes_with_prefix(
         .limit(limit)
         .into_boxed();
     if let Some(c) = container {
-        q = q.filter(p::container_id.eq(c.to_string()));
+        q = q.filter(sql::<Bool>(IN_CONTAINER).bind::<Text, _>(c.to_string()));
     }
     Ok(q.load(conn)?)
 }
@@ -133,7 +140,7 @@ pub(crate) fn agents_with_prefix(
         .limit(limit)
         .into_boxed();
     if let Some(c) = container {
-        q = q.filter(a::container_id.eq(c.to_string()));
+        q = q.filter(sql::<Bool>(IN_CONTAINER).bind::<Text, _>(c.to_string()));
     }
     Ok(q.load(conn)?)
 }
