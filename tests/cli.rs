@@ -1,13 +1,24 @@
-//! The `agenttower` CLI against the real daemon: tables, `--json`, and exit
-//! codes that tell usage errors, an unreachable daemon and API errors apart.
+//! The `agenttower` CLI against the real daemon: tables, `--json`, exit
+//! codes that tell usage errors, an unreachable daemon and API errors apart,
+//! names instead of ids, starting the daemon on demand, `attach`, and the
+//! generated completions and man pages.
 
 mod support;
+
+#[path = "cli/attach.rs"]
+mod attach;
+#[path = "cli/completions.rs"]
+mod completions;
+#[path = "cli/names.rs"]
+mod names;
+#[path = "cli/start.rs"]
+mod start;
 
 use std::process::{Command, Output};
 
 use support::*;
 
-fn cli(d: &Daemon, args: &[&str]) -> Output {
+pub(crate) fn cli(d: &Daemon, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_agenttower"))
         .envs(d.env())
         .args(args)
@@ -15,7 +26,7 @@ fn cli(d: &Daemon, args: &[&str]) -> Output {
         .expect("run agenttower")
 }
 
-fn json(out: &Output) -> serde_json::Value {
+pub(crate) fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
@@ -93,7 +104,7 @@ async fn exit_codes_tell_api_errors_usage_errors_and_no_daemon_apart() {
     assert_eq!(v["error"]["details"]["field"], "tmux_session_name");
     let out = cli(&d, &["pane", "get", "nope"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("managed_pane_not_found"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: name_not_found: "));
     // Usage error: 2.
     let out = cli(&d, &["layout", "create", "--session", "x"]);
     assert_eq!(out.status.code(), Some(2));
@@ -138,11 +149,11 @@ async fn exit_codes_tell_api_errors_usage_errors_and_no_daemon_apart() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("degraded"));
-    // No daemon: 3.
+    // No daemon: 3 (AGENTTOWER_SOCKET names the socket: no auto-start).
     d.kill9();
     let out = cli(&d, &["layout", "list"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("daemon_unavailable"));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: daemon_unavailable: "));
     let out = cli(&d, &["daemon", "status"]);
     assert_eq!(out.status.code(), Some(3));
 }
@@ -420,7 +431,7 @@ async fn agent_scan_and_send_from_the_cli() {
     .await;
     let out = cli(&d, &["send", "nobody", "ls"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("validation_failed"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: name_not_found: "));
 }
 
 // ------------------------------------------------------------- activity
@@ -674,14 +685,14 @@ mod activity {
             "{text}"
         );
 
-        // An unknown name is the CLI's own validation_failed (4).
+        // An unknown name is the daemon's name_not_found (4).
         let out = cli(
             &d,
             &["--json", "agent", "wait", "nobody", "--until", "idle"],
         );
         assert_eq!(out.status.code(), Some(4));
-        assert_eq!(json(&out)["error"]["code"], "validation_failed");
-        assert_eq!(json(&out)["error"]["details"]["field"], "agent");
+        assert_eq!(json(&out)["error"]["code"], "name_not_found");
+        assert_eq!(json(&out)["error"]["details"]["kind"], "agent");
         // --until is required.
         let out = cli(&d, &["agent", "wait", "aw.m1"]);
         assert_eq!(out.status.code(), Some(2));

@@ -1,6 +1,6 @@
-//! Agent activity for scripts: naming an agent by id or label, the activity
-//! words the flags accept, and waiting until an agent reaches an activity
-//! (`agent wait`, `send --wait-ready`).
+//! Agent activity for scripts: the activity words the flags accept, and
+//! waiting until an agent reaches an activity (`agent wait`, `send
+//! --wait-ready`).
 
 use std::time::Duration;
 
@@ -108,44 +108,6 @@ async fn all_agents(
             return Ok(agents);
         }
         token = r.next_page_token;
-    }
-}
-
-/// The agent `name` names: the agent with that exact agent_id (registered
-/// or not), else the one registered agent with that label. No match, or a
-/// label two registered agents share, is `validation_failed` (exit 4),
-/// answered by the CLI itself.
-pub(crate) async fn resolve(
-    c: &mut ManagedSessionsServiceClient,
-    name: &str,
-) -> Result<pb::Agent, Failure> {
-    let agents = all_agents(c, "").await?;
-    if let Some(a) = agents.iter().find(|a| a.agent_id == name) {
-        return Ok(a.clone());
-    }
-    let mut by_label = agents
-        .into_iter()
-        .filter(|a| a.registered && a.label == name);
-    match (by_label.next(), by_label.next()) {
-        (Some(a), None) => Ok(a),
-        (None, _) => Err(Failure::Invalid {
-            field: "agent",
-            message: format!("no agent has agent_id or registered label {name:?}"),
-        }),
-        (Some(a), Some(b)) => {
-            let ids: Vec<String> = [a, b]
-                .into_iter()
-                .chain(by_label)
-                .map(|a| format!("{} ({})", a.agent_id, a.container_id))
-                .collect();
-            Err(Failure::Invalid {
-                field: "agent",
-                message: format!(
-                    "label {name:?} names several registered agents: {}; give an agent_id",
-                    ids.join(", ")
-                ),
-            })
-        }
     }
 }
 

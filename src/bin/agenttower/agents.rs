@@ -1,16 +1,16 @@
-//! `agent list|adopt|scan|report|wait`: registered agents and what they
-//! are doing.
+//! `agent list|adopt|scan|report|wait` and `send`: registered agents, what
+//! they are doing, and typing into their panes.
 
 use std::time::Duration;
 
 use agenttower::client::ManagedSessionsServiceClient;
 use agenttower::names::ShortName as _;
 use agenttower::pb;
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::activity::{self, ActivityArg, ReachableArg};
 use crate::output::{self, Out, print_table};
-use crate::{CliResult, PageArgs};
+use crate::{CliResult, Failure, PageArgs, resolve};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AgentCmd {
@@ -69,10 +69,10 @@ pub(crate) enum AgentCmd {
     /// Wait until an agent is in one of the given activities.
     ///
     /// Exit codes: 0 reached (prints it); 6 timed out; 7 the agent exited
-    /// first; 4 the agent is unknown (validation_failed) or another API
+    /// first; 4 the agent is unknown (name_not_found) or another API
     /// error.
     Wait {
-        /// The agent's agent_id or its label.
+        /// The agent: its label, id or unique id prefix.
         agent: String,
         /// The activity to wait for (repeatable: any of them). `waiting` is
         /// waiting_for_input.
@@ -82,6 +82,25 @@ pub(crate) enum AgentCmd {
         #[arg(long, default_value = "30s", value_parser = activity::parse_duration)]
         timeout: Duration,
     },
+}
+
+/// `send`: what to type into which agent's pane.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// The agent: its label, id or unique id prefix.
+    agent: String,
+    /// The text, typed literally (words are joined with spaces).
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    text: Vec<String>,
+    /// Do not press Enter after the text.
+    #[arg(long)]
+    no_enter: bool,
+    /// Type only once the agent is idle or waiting_for_input.
+    #[arg(long)]
+    wait_ready: bool,
+    /// How long --wait-ready waits (e.g. 30s, 500ms, 2m).
+    #[arg(long, default_value = "30s", value_parser = activity::parse_duration, requires = "wait_ready")]
+    timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -183,7 +202,7 @@ pub(crate) async fn run(
             until,
             timeout,
         } => {
-            let agent = activity::resolve(&mut c, &agent).await?;
+            let agent = agent_named(&mut c, &agent).await?;
             let wanted: Vec<pb::Activity> = until.iter().map(|u| u.activity()).collect();
             let reached = activity::wait_for(&mut c, &agent, &wanted, timeout).await?;
             out.show(&reached, || print_activity(&reached));
@@ -192,6 +211,43 @@ pub(crate) async fn run(
     };
     out.show(&r, || output::agents_table(r.agent.as_slice()));
     Ok(())
+}
+
+/// `send`: types the text into the agent's pane, after waiting until it
+/// is ready with --wait-ready.
+pub(crate) async fn send(
+    args: SendArgs,
+    mut c: ManagedSessionsServiceClient,
+    out: &Out,
+) -> CliResult {
+    let agent = agent_named(&mut c, &args.agent).await?;
+    if args.wait_ready {
+        let ready = [pb::Activity::Idle, pb::Activity::WaitingForInput];
+        activity::wait_for(&mut c, &agent, &ready, args.timeout).await?;
+    }
+    let r = c
+        .send_input(pb::SendInputRequest {
+            agent_id: agent.agent_id,
+            text: args.text.join(" "),
+            no_enter: args.no_enter,
+        })
+        .await?
+        .into_inner();
+    out.show(&r, || {});
+    Ok(())
+}
+
+/// The agent `name` names (label, id or unique id prefix), as the daemon
+/// resolves it.
+async fn agent_named(
+    c: &mut ManagedSessionsServiceClient,
+    name: &str,
+) -> Result<pb::Agent, Failure> {
+    let r = resolve::resolve(c, pb::NameKind::Agent, name).await?;
+    Ok(r.agent.unwrap_or_else(|| pb::Agent {
+        agent_id: r.id,
+        ..Default::default()
+    }))
 }
 
 /// `LABEL ACTIVITY [message]`: one agent's activity on one line.

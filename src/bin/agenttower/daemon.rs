@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use agenttower::launch::{self, StartError, daemon_pid, healthy, process_running};
 use clap::Subcommand;
 
+use crate::failure::{Exit, NotStarted, unavailable_hint};
 use crate::output::Out;
 use crate::{CliResult, Failure};
 
@@ -17,15 +18,18 @@ pub(crate) enum DaemonCmd {
         #[arg(long)]
         bin: Option<PathBuf>,
     },
-    /// Stop the daemon (SIGTERM; in-flight work finishes first).
+    /// Stop the daemon (SIGTERM; in-flight work finishes first). Exit 8
+    /// when none was running.
     Stop,
-    /// Say whether the daemon answers, with its pid.
+    /// Say whether the daemon answers, with its pid (exit 3 when not).
     Status,
 }
 
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
-fn daemon_binary(explicit: Option<PathBuf>) -> PathBuf {
+/// The daemon binary: `explicit`, else `agenttowerd` beside this binary,
+/// else the one on $PATH.
+pub(crate) fn daemon_binary(explicit: Option<PathBuf>) -> PathBuf {
     explicit
         .or_else(|| {
             let sibling = std::env::current_exe().ok()?.with_file_name("agenttowerd");
@@ -43,10 +47,10 @@ pub(crate) async fn run(cmd: DaemonCmd, socket: &Path, out: &Out) -> CliResult {
                 Ok(())
             } else {
                 report(out, "stopped", socket, 0);
-                Err(Failure::Unavailable(format!(
-                    "no agenttowerd answers on {}",
-                    socket.display()
-                )))
+                if !out.json {
+                    eprintln!("hint: {}", unavailable_hint(&NotStarted::NotAsked));
+                }
+                Err(Failure::Shown(Exit::Unavailable))
             }
         }
         DaemonCmd::Start { bin } => {
@@ -71,8 +75,15 @@ pub(crate) async fn run(cmd: DaemonCmd, socket: &Path, out: &Out) -> CliResult {
         }
         DaemonCmd::Stop => {
             let Some(pid) = daemon_pid(socket) else {
-                report(out, "stopped", socket, 0);
-                return Ok(());
+                let v = serde_json::json!({
+                    "state": "not_running",
+                    "socket": socket.display().to_string(),
+                    "pid": 0,
+                });
+                out.show(&v, || {
+                    println!("no agenttowerd running on {}", socket.display())
+                });
+                return Err(Failure::Shown(Exit::NotRunning));
             };
             nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),

@@ -14,7 +14,8 @@ use clap::{Args, Subcommand};
 use tokio::time::Instant;
 
 use crate::output::{self, Out, print_table};
-use crate::{CliResult, Failure, PageArgs};
+use crate::start::Socket;
+use crate::{CliResult, Failure, PageArgs, resolve};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum EventsCmd {
@@ -47,10 +48,13 @@ pub(crate) enum EventsCmd {
 /// Filters shared by `events list` and `events watch`.
 #[derive(Debug, Args)]
 pub(crate) struct FilterArgs {
+    /// Only this container's events (id, short id or name).
     #[arg(long)]
     container: Option<String>,
+    /// Only this layout's events: its session name, id or unique id prefix.
     #[arg(long)]
     layout: Option<String>,
+    /// Only this pane's events: its label, id or unique id prefix.
     #[arg(long)]
     pane: Option<String>,
     /// Event type, e.g. managed_pane_state_changed (repeatable).
@@ -64,7 +68,27 @@ fn parse_event_type(s: &str) -> Result<i32, String> {
         .ok_or_else(|| format!("unknown event type {s:?} (e.g. managed_pane_state_changed)"))
 }
 
-pub(crate) async fn run(cmd: EventsCmd, socket: &Path, out: &Out) -> CliResult {
+/// The filters with names resolved to ids.
+struct Filter {
+    container_id: String,
+    layout_id: String,
+    pane_id: String,
+    types: Vec<i32>,
+}
+
+impl FilterArgs {
+    async fn resolve(self, c: &mut ManagedSessionsServiceClient) -> Result<Filter, Failure> {
+        Ok(Filter {
+            container_id: self.container.unwrap_or_default(),
+            layout_id: resolve::filter(c, pb::NameKind::Layout, self.layout.as_deref()).await?,
+            pane_id: resolve::filter(c, pb::NameKind::Pane, self.pane.as_deref()).await?,
+            types: self.types,
+        })
+    }
+}
+
+pub(crate) async fn run(cmd: EventsCmd, socket: &Socket, out: &Out) -> CliResult {
+    let mut c = socket.connect().await?;
     match cmd {
         EventsCmd::List {
             after,
@@ -72,13 +96,13 @@ pub(crate) async fn run(cmd: EventsCmd, socket: &Path, out: &Out) -> CliResult {
             filter,
             page,
         } => {
-            let r = crate::connect(socket)
-                .await?
+            let filter = filter.resolve(&mut c).await?;
+            let r = c
                 .list_events(pb::ListEventsRequest {
                     after_sequence: after,
-                    container_id: filter.container.unwrap_or_default(),
-                    layout_id: filter.layout.unwrap_or_default(),
-                    pane_id: filter.pane.unwrap_or_default(),
+                    container_id: filter.container_id,
+                    layout_id: filter.layout_id,
+                    pane_id: filter.pane_id,
                     event_types: filter.types,
                     page_size: page.page_size,
                     page_token: page.page_token,
@@ -96,7 +120,16 @@ pub(crate) async fn run(cmd: EventsCmd, socket: &Path, out: &Out) -> CliResult {
             after,
             count,
             filter,
-        } => watch(socket, after, count, filter, out).await,
+        } => {
+            let filter = filter.resolve(&mut c).await?;
+            // "From now" is pinned to the current head, so a reconnect
+            // before the first event still misses nothing.
+            let after = match after {
+                Some(seq) => seq,
+                None => head(&mut c).await?,
+            };
+            watch(&socket.path, after, count, filter, out).await
+        }
     }
 }
 
@@ -119,30 +152,26 @@ fn events_table(events: &[pb::LifecycleEvent]) {
 /// The longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Follows events; when the daemon goes away, reconnects with capped
-/// back-off and resumes after the last sequence it handled.
+/// Follows events after sequence `after`; when the daemon goes away,
+/// reconnects with capped back-off (never starting one: a daemon stopped on
+/// purpose stays stopped) and resumes after the last sequence it handled.
 async fn watch(
     socket: &Path,
-    after: Option<u64>,
+    after: u64,
     count: Option<u64>,
-    filter: FilterArgs,
+    filter: Filter,
     out: &Out,
 ) -> CliResult {
-    // "From now" is pinned to the current head, so a reconnect before the
-    // first event still misses nothing.
-    let mut last = match after {
-        Some(seq) => seq,
-        None => head(&mut crate::connect(socket).await?).await?,
-    };
+    let mut last = after;
     let mut printed = 0u64;
     let mut backoff = Duration::from_millis(100);
     loop {
         let request = pb::WatchEventsRequest {
             after_sequence: last,
             from_now: false,
-            container_id: filter.container.clone().unwrap_or_default(),
-            layout_id: filter.layout.clone().unwrap_or_default(),
-            pane_id: filter.pane.clone().unwrap_or_default(),
+            container_id: filter.container_id.clone(),
+            layout_id: filter.layout_id.clone(),
+            pane_id: filter.pane_id.clone(),
             event_types: filter.types.clone(),
         };
         let opened = match client::connect(socket).await {
@@ -156,7 +185,10 @@ async fn watch(
         let mut stream = match opened {
             Ok(s) => s.into_inner(),
             // A closed-set answer (a bad filter) is final.
-            Err(s) if client::api_error(&s).is_some_and(|e| e.reason != "daemon_unavailable") => {
+            Err(s)
+                if client::api_error(&s)
+                    .is_some_and(|e| e.code != pb::ErrorCode::DaemonUnavailable) =>
+            {
                 return Err(s.into());
             }
             Err(_) => {

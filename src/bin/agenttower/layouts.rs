@@ -8,7 +8,7 @@ use agenttower::pb;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::output::{self, Out};
-use crate::{CliResult, Failure, PageArgs, events};
+use crate::{CliResult, Failure, PageArgs, events, resolve};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LayoutCmd {
@@ -25,13 +25,19 @@ pub(crate) enum LayoutCmd {
     },
     /// Show one layout with its panes.
     Get {
-        layout_id: String,
+        /// The layout: its session name (`work`, `c1:work`), id or unique
+        /// id prefix.
+        layout: String,
         /// Include removed panes.
         #[arg(long)]
         include_removed: bool,
     },
     /// Remove every live pane of a layout (kills only panes it created).
-    Remove { layout_id: String },
+    Remove {
+        /// The layout: its session name (`work`, `c1:work`), id or unique
+        /// id prefix.
+        layout: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -64,8 +70,11 @@ pub(crate) struct CreateArgs {
 pub(crate) enum PaneCmd {
     /// List panes: state priority, layout, pane index.
     List {
+        /// Only this container's panes (id, short id or name).
         #[arg(long)]
         container: Option<String>,
+        /// Only this layout's panes: its session name, id or unique id
+        /// prefix.
         #[arg(long)]
         layout: Option<String>,
         #[arg(long = "state", value_enum)]
@@ -75,16 +84,22 @@ pub(crate) enum PaneCmd {
     },
     /// Show one pane.
     Get {
-        pane_id: String,
+        /// The pane: its label (`work.s1`), id or unique id prefix.
+        pane: String,
         /// Also show its predecessor chain, newest first.
         #[arg(long)]
         chain: bool,
     },
     /// Kill a managed pane and mark it removed (already removed: no change).
-    Remove { pane_id: String },
+    Remove {
+        /// The pane: its label (`work.s1`), id or unique id prefix.
+        pane: String,
+    },
     /// Create a successor of a removed or failed pane in the same slot.
     Recreate {
-        pane_id: String,
+        /// The removed or failed pane: its label (the newest removed pane
+        /// of that label when no live one has it), id or unique id prefix.
+        pane: String,
         /// Launch profile for the successor (default: the predecessor's).
         #[arg(long)]
         profile: Option<String>,
@@ -184,9 +199,10 @@ pub(crate) async fn layout(
             Ok(())
         }
         LayoutCmd::Get {
-            layout_id,
+            layout,
             include_removed,
         } => {
+            let layout_id = resolve::id(&mut c, pb::NameKind::Layout, &layout).await?;
             let r = c
                 .get_layout(pb::GetLayoutRequest {
                     layout_id,
@@ -203,7 +219,8 @@ pub(crate) async fn layout(
             });
             Ok(())
         }
-        LayoutCmd::Remove { layout_id } => {
+        LayoutCmd::Remove { layout } => {
+            let layout_id = resolve::id(&mut c, pb::NameKind::Layout, &layout).await?;
             let r = c
                 .remove_layout(pb::RemoveLayoutRequest { layout_id })
                 .await?
@@ -232,10 +249,12 @@ pub(crate) async fn pane(
             states,
             page,
         } => {
+            let layout_id =
+                resolve::filter(&mut c, pb::NameKind::Layout, layout.as_deref()).await?;
             let r = c
                 .list_panes(pb::ListPanesRequest {
                     container_id: container.unwrap_or_default(),
-                    layout_id: layout.unwrap_or_default(),
+                    layout_id,
                     states: states.iter().map(|s| s.pane()).collect(),
                     page_size: page.page_size,
                     page_token: page.page_token,
@@ -248,7 +267,8 @@ pub(crate) async fn pane(
             });
             Ok(())
         }
-        PaneCmd::Get { pane_id, chain } => {
+        PaneCmd::Get { pane, chain } => {
+            let pane_id = resolve::id(&mut c, pb::NameKind::Pane, &pane).await?;
             let r = c
                 .get_pane(pb::GetPaneRequest {
                     pane_id,
@@ -265,7 +285,8 @@ pub(crate) async fn pane(
             });
             Ok(())
         }
-        PaneCmd::Remove { pane_id } => {
+        PaneCmd::Remove { pane } => {
+            let pane_id = resolve::id(&mut c, pb::NameKind::Pane, &pane).await?;
             let r = c
                 .remove_pane(pb::RemovePaneRequest { pane_id })
                 .await?
@@ -279,13 +300,14 @@ pub(crate) async fn pane(
             Ok(())
         }
         PaneCmd::Recreate {
-            pane_id,
+            pane,
             profile,
             idempotency_key,
         } => {
+            let predecessor_pane_id = resolve::id(&mut c, pb::NameKind::Pane, &pane).await?;
             let r = c
                 .recreate_pane(pb::RecreatePaneRequest {
-                    predecessor_pane_id: pane_id,
+                    predecessor_pane_id,
                     launch_command_override: profile.unwrap_or_default(),
                     idempotency_key: idempotency_key.unwrap_or_default(),
                 })

@@ -1,55 +1,54 @@
 //! `agenttower`: the command line for scripts and operators. One subcommand
-//! per API method, human tables by default, `--json` (proto3 JSON) for
-//! machines, and exit codes that tell usage errors, an unreachable daemon and
-//! API errors apart.
+//! per API method, objects named as operators name them (session names,
+//! labels, unique id prefixes; the daemon resolves them), human tables by
+//! default, `--json` (proto3 JSON) for machines, and exit codes that tell
+//! usage errors, an unreachable daemon and API errors apart. A command that
+//! needs the daemon starts it when none answers.
 
 mod activity;
 mod agents;
+mod attach;
+mod catalog;
+mod completions;
 mod daemon;
 mod events;
+mod failure;
 mod layouts;
 mod output;
+mod resolve;
+mod routes;
+mod start;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use agenttower::client::{self, ManagedSessionsServiceClient};
-use agenttower::names::ShortName as _;
-use agenttower::pb;
-use agenttower::time;
+use agenttower::client::ManagedSessionsServiceClient;
 use clap::{Args, Parser, Subcommand};
 
-use output::{Out, print_table};
-
-/// Exit code: success.
-const EXIT_OK: u8 = 0;
-/// Exit code: the daemon is not reachable on its socket.
-const EXIT_UNAVAILABLE: u8 = 3;
-/// Exit code: the API answered with a closed-set error (printed).
-const EXIT_API: u8 = 4;
-/// Exit code: `layout create --wait` settled degraded or failed.
-const EXIT_NOT_READY: u8 = 5;
-/// Exit code: `--wait` gave up before the layout settled; `agent wait` or
-/// `send --wait-ready` gave up before the agent reached the activity.
-const EXIT_TIMEOUT: u8 = 6;
-/// Exit code: `agent wait` or `send --wait-ready`: the agent exited first.
-const EXIT_AGENT_EXITED: u8 = 7;
+use failure::Exit;
+pub(crate) use failure::Failure;
+use output::Out;
+use start::Socket;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "agenttower",
     version,
-    about = "Control AgentTower managed tmux layouts"
+    about = "Control AgentTower managed tmux layouts",
+    after_help = "Layouts, panes and agents are named by session name (`work`, \
+                  `c1:work`), label (`work.s1`), id or unique id prefix."
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Daemon socket (default: $AGENTTOWER_SOCKET or the state directory's).
-    #[arg(long, global = true)]
+    /// A socket named here or by $AGENTTOWER_SOCKET is never auto-started.
+    #[arg(long, global = true, value_hint = clap::ValueHint::FilePath)]
     socket: Option<PathBuf>,
     /// Print machine-readable JSON (proto3 JSON) instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Never start the daemon; fail with daemon_unavailable (exit 3) instead.
+    #[arg(long, global = true)]
+    no_start: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,31 +69,23 @@ enum Command {
     Events(events::EventsCmd),
     /// The container registry.
     #[command(subcommand)]
-    Container(ContainerCmd),
+    Container(catalog::ContainerCmd),
     /// Routes between agents.
     #[command(subcommand)]
-    Route(RouteCmd),
+    Route(routes::RouteCmd),
+    /// Show a pane: replace this process with the tmux client for it.
+    ///
+    /// Outside tmux: a new client (`tmux attach-session`). Inside a client of
+    /// the daemon's tmux server: `switch-client` (come back with `tmux
+    /// switch-client -l`). Inside another tmux server: a nested client. A
+    /// bench container's pane: `docker exec -it … tmux attach-session`.
+    Attach(attach::AttachArgs),
     /// Type a line into an agent's pane (then Enter).
     ///
     /// With --wait-ready, first waits until the agent is idle or
     /// waiting_for_input; exit 6 if it is not by --timeout and 7 if it
     /// exited, typing nothing in either case.
-    Send {
-        /// The agent's agent_id or its label.
-        agent: String,
-        /// The text, typed literally (words are joined with spaces).
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
-        text: Vec<String>,
-        /// Do not press Enter after the text.
-        #[arg(long)]
-        no_enter: bool,
-        /// Type only once the agent is idle or waiting_for_input.
-        #[arg(long)]
-        wait_ready: bool,
-        /// How long --wait-ready waits (e.g. 30s, 500ms, 2m).
-        #[arg(long, default_value = "30s", value_parser = activity::parse_duration, requires = "wait_ready")]
-        timeout: Duration,
-    },
+    Send(agents::SendArgs),
     /// Layout templates (built-in and operator files).
     Templates,
     /// Launch profiles (built-in and operator files).
@@ -109,30 +100,30 @@ enum Command {
         #[arg(long)]
         app: bool,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum RouteCmd {
-    /// Link two registered agents.
-    Create {
-        source_agent_id: String,
-        target_agent_id: String,
+    /// Print a shell completion script to stdout.
+    ///
+    /// bash: `agenttower completions bash > ~/.local/share/bash-completion/completions/agenttower`;
+    /// zsh: `agenttower completions zsh > "${fpath[1]}/_agenttower"`;
+    /// fish: `agenttower completions fish > ~/.config/fish/completions/agenttower.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
-    /// List routes, optionally those touching one agent.
-    List {
-        #[arg(long)]
-        agent: Option<String>,
+    /// Write man pages (agenttower.1 and one per subcommand) into a
+    /// directory.
+    Man {
+        /// The directory to write into (created if missing), e.g.
+        /// ~/.local/share/man/man1.
+        #[arg(long, value_hint = clap::ValueHint::DirPath)]
+        dir: PathBuf,
     },
-    /// Delete a route.
-    Delete { route_id: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum ContainerCmd {
-    /// List registered containers.
-    List,
-    /// Refresh the registry from Docker (bench containers by label or name).
-    Scan,
+    /// Live names for shell completion, one a line; never starts the
+    /// daemon and prints nothing when it does not answer.
+    #[command(name = "__names", hide = true)]
+    Names {
+        #[arg(value_enum)]
+        kind: completions::KindArg,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -143,35 +134,6 @@ pub(crate) struct PageArgs {
     /// Continue from a previous page's next_page_token.
     #[arg(long, default_value = "")]
     page_token: String,
-}
-
-/// Why a command failed, mapped to its exit code.
-pub(crate) enum Failure {
-    Unavailable(String),
-    Api(tonic::Status),
-    Usage(String),
-    NotReady(String),
-    Timeout(String),
-    /// The agent exited before reaching the awaited activity.
-    Exited(String),
-    /// A request the CLI itself refuses as the daemon would
-    /// (`validation_failed`, exit 4), e.g. an agent name that names no one.
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-}
-
-impl From<client::DaemonUnavailable> for Failure {
-    fn from(e: client::DaemonUnavailable) -> Self {
-        Failure::Unavailable(e.to_string())
-    }
-}
-
-impl From<tonic::Status> for Failure {
-    fn from(s: tonic::Status) -> Self {
-        Failure::Api(s)
-    }
 }
 
 pub(crate) type CliResult = Result<(), Failure>;
@@ -187,259 +149,46 @@ async fn main() -> ExitCode {
         );
     }
     let cli = Cli::parse();
-    let socket = cli
-        .socket
-        .clone()
-        .unwrap_or_else(agenttower::paths::socket_path);
+    let socket = Socket::new(cli.socket.clone(), cli.no_start);
     let out = Out { json: cli.json };
-    let result = run(cli.command, &socket, &out).await;
-    ExitCode::from(match result {
-        Ok(()) => EXIT_OK,
-        Err(Failure::Unavailable(e)) => {
-            out.error(
-                "daemon_unavailable",
-                &e,
-                &HashMap::from([("socket".to_string(), socket.display().to_string())]),
-            );
-            EXIT_UNAVAILABLE
-        }
-        Err(Failure::Api(status)) => {
-            match client::api_error(&status) {
-                Some(api) => out.error(
-                    &api.reason,
-                    &api.message,
-                    &api.details.into_iter().collect(),
-                ),
-                None if status.code() == tonic::Code::Unavailable => {
-                    out.error("daemon_unavailable", status.message(), &HashMap::new());
-                    return ExitCode::from(EXIT_UNAVAILABLE);
-                }
-                None => out.error("internal_error", status.message(), &HashMap::new()),
-            }
-            EXIT_API
-        }
-        Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
-            2
-        }
-        Err(Failure::NotReady(msg)) => {
-            eprintln!("{msg}");
-            EXIT_NOT_READY
-        }
-        Err(Failure::Timeout(msg)) => {
-            eprintln!("{msg}");
-            EXIT_TIMEOUT
-        }
-        Err(Failure::Exited(msg)) => {
-            eprintln!("{msg}");
-            EXIT_AGENT_EXITED
-        }
-        Err(Failure::Invalid { field, message }) => {
-            out.error(
-                "validation_failed",
-                &message,
-                &HashMap::from([("field".to_string(), field.to_string())]),
-            );
-            EXIT_API
-        }
-    })
+    let exit = match run(cli.command, &socket, &out).await {
+        Ok(()) => Exit::Ok,
+        Err(failure) => failure.report(&out, &socket.path),
+    };
+    exit.into()
 }
 
-pub(crate) async fn connect(
-    socket: &std::path::Path,
-) -> Result<ManagedSessionsServiceClient, Failure> {
-    Ok(ManagedSessionsServiceClient::new(
-        client::connect(socket).await?,
-    ))
+/// A ManagedSessionsService client on `socket`, starting the daemon when
+/// none answers and this run may (see `start`).
+pub(crate) async fn connect(socket: &Socket) -> Result<ManagedSessionsServiceClient, Failure> {
+    socket.connect().await
 }
 
-async fn run(command: Command, socket: &std::path::Path, out: &Out) -> CliResult {
+async fn run(command: Command, socket: &Socket, out: &Out) -> CliResult {
     match command {
-        Command::Daemon(cmd) => daemon::run(cmd, socket, out).await,
+        Command::Daemon(cmd) => daemon::run(cmd, &socket.path, out).await,
         Command::Layout(cmd) => layouts::layout(cmd, connect(socket).await?, out).await,
         Command::Pane(cmd) => layouts::pane(cmd, connect(socket).await?, out).await,
+        // A report from a pane names the daemon that runs it; a new one
+        // would know no agent.
+        Command::Agent(cmd @ agents::AgentCmd::Report { .. }) => {
+            let c = ManagedSessionsServiceClient::new(socket.existing().await?);
+            agents::run(cmd, c, out).await
+        }
         Command::Agent(cmd) => agents::run(cmd, connect(socket).await?, out).await,
         Command::Events(cmd) => events::run(cmd, socket, out).await,
-        Command::Route(cmd) => route(cmd, connect(socket).await?, out).await,
-        Command::Send {
-            agent,
-            text,
-            no_enter,
-            wait_ready,
-            timeout,
-        } => {
-            let mut c = connect(socket).await?;
-            let agent = activity::resolve(&mut c, &agent).await?;
-            if wait_ready {
-                let ready = [pb::Activity::Idle, pb::Activity::WaitingForInput];
-                activity::wait_for(&mut c, &agent, &ready, timeout).await?;
-            }
-            let r = c
-                .send_input(pb::SendInputRequest {
-                    agent_id: agent.agent_id,
-                    text: text.join(" "),
-                    no_enter,
-                })
-                .await?
-                .into_inner();
-            out.show(&r, || {});
+        Command::Route(cmd) => routes::run(cmd, connect(socket).await?, out).await,
+        Command::Attach(args) => attach::run(args, connect(socket).await?, out).await,
+        Command::Send(args) => agents::send(args, connect(socket).await?, out).await,
+        Command::Container(cmd) => catalog::container(cmd, socket, out).await,
+        Command::Version { app } => catalog::version(app, socket, out).await,
+        Command::Templates => catalog::templates(socket, out).await,
+        Command::Profiles => catalog::profiles(socket, out).await,
+        Command::Completions { shell } => {
+            completions::script(shell);
             Ok(())
         }
-        Command::Container(ContainerCmd::Scan) => {
-            let r = connect(socket)
-                .await?
-                .scan_containers(pb::ScanContainersRequest::default())
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                for w in &r.warnings {
-                    eprintln!("warning: {w}");
-                }
-                print_containers(&r.containers);
-            });
-            Ok(())
-        }
-        Command::Container(ContainerCmd::List) => {
-            let r = connect(socket)
-                .await?
-                .list_containers(pb::ListContainersRequest::default())
-                .await?
-                .into_inner();
-            out.show(&r, || print_containers(&r.containers));
-            Ok(())
-        }
-        Command::Version { app } => {
-            let clients = client::open(socket).await?;
-            let r = if app {
-                clients
-                    .app
-                    .clone()
-                    .get_version(pb::GetVersionRequest {})
-                    .await
-            } else {
-                clients
-                    .managed
-                    .clone()
-                    .get_version(pb::GetVersionRequest {})
-                    .await
-            }?
-            .into_inner();
-            out.show(&r, || {
-                println!("daemon  {}", r.daemon_version);
-                println!("api     {}", r.api_version);
-                println!("schema  {}", r.schema_version);
-            });
-            Ok(())
-        }
-        Command::Templates => {
-            let r = connect(socket)
-                .await?
-                .list_templates(pb::ListTemplatesRequest::default())
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                print_table(
-                    &["TEMPLATE", "PANES", "SOURCE"],
-                    r.templates.iter().map(|t| {
-                        let panes = t
-                            .panes
-                            .iter()
-                            .map(|p| format!("{}:{}", p.role, p.label_pattern))
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        vec![t.name.clone(), panes, t.source.clone()]
-                    }),
-                );
-                output::warnings(&r.warnings);
-            });
-            Ok(())
-        }
-        Command::Profiles => {
-            let r = connect(socket)
-                .await?
-                .list_launch_profiles(pb::ListLaunchProfilesRequest::default())
-                .await?
-                .into_inner();
-            out.show(&r, || {
-                print_table(
-                    &["PROFILE", "COMMAND", "SOURCE"],
-                    r.profiles.iter().map(|p| {
-                        let cmd = if p.command.is_empty() {
-                            "(login shell)".to_string()
-                        } else {
-                            format!("{:?}", p.command)
-                        };
-                        vec![p.name.clone(), cmd, p.source.clone()]
-                    }),
-                );
-                output::warnings(&r.warnings);
-            });
-            Ok(())
-        }
+        Command::Man { dir } => completions::man_pages(&dir),
+        Command::Names { kind } => completions::names(kind, socket).await,
     }
-}
-
-async fn route(cmd: RouteCmd, mut c: ManagedSessionsServiceClient, out: &Out) -> CliResult {
-    let routes = match cmd {
-        RouteCmd::Create {
-            source_agent_id,
-            target_agent_id,
-        } => c
-            .create_route(pb::CreateRouteRequest {
-                source_agent_id,
-                target_agent_id,
-            })
-            .await?
-            .into_inner()
-            .route
-            .into_iter()
-            .collect::<Vec<_>>(),
-        RouteCmd::List { agent } => {
-            c.list_routes(pb::ListRoutesRequest {
-                agent_id: agent.unwrap_or_default(),
-            })
-            .await?
-            .into_inner()
-            .routes
-        }
-        RouteCmd::Delete { route_id } => {
-            let r = c
-                .delete_route(pb::DeleteRouteRequest { route_id })
-                .await?
-                .into_inner();
-            out.show(&r, || println!("deleted"));
-            return Ok(());
-        }
-    };
-    let r = pb::ListRoutesResponse { routes };
-    out.show(&r, || {
-        print_table(
-            &["ROUTE", "SOURCE", "TARGET", "CREATED"],
-            r.routes.iter().map(|x| {
-                vec![
-                    x.route_id.clone(),
-                    x.source_agent_id.clone(),
-                    x.target_agent_id.clone(),
-                    time::rfc3339(x.create_time.as_ref()),
-                ]
-            }),
-        )
-    });
-    Ok(())
-}
-
-fn print_containers(containers: &[pb::Container]) {
-    print_table(
-        &["CONTAINER", "NAME", "RUNTIME", "STATE", "USER", "LAST SEEN"],
-        containers.iter().map(|c| {
-            vec![
-                c.container_id.clone(),
-                c.name.clone(),
-                c.runtime().short_name(),
-                c.state().short_name(),
-                c.user.clone(),
-                time::rfc3339(c.last_seen_time.as_ref()),
-            ]
-        }),
-    )
 }

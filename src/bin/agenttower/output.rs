@@ -1,6 +1,6 @@
 //! Human tables and `--json` output.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use agenttower::names::ShortName as _;
 use agenttower::pb;
@@ -24,17 +24,31 @@ impl Out {
         }
     }
 
-    /// Reports a closed-set error: JSON on stdout with --json, text on stderr.
-    pub(crate) fn error(&self, code: &str, message: &str, details: &HashMap<String, String>) {
+    /// Reports a closed-set error once: `error: <code>: <message>`, its
+    /// details, then `hint: <what to do>` on stderr; with --json one error
+    /// object (`code`, `message`, `details`, `hint` when there is one) on
+    /// stdout.
+    pub(crate) fn error(
+        &self,
+        code: &str,
+        message: &str,
+        details: &BTreeMap<&str, String>,
+        hint: Option<&str>,
+    ) {
         if self.json {
-            let v = serde_json::json!({ "error": { "code": code, "message": message, "details": details } });
-            println!("{v}");
+            let mut error =
+                serde_json::json!({ "code": code, "message": message, "details": details });
+            if let Some(hint) = hint {
+                error["hint"] = hint.into();
+            }
+            println!("{}", serde_json::json!({ "error": error }));
         } else {
             eprintln!("error: {code}: {message}");
-            let mut keys: Vec<_> = details.keys().collect();
-            keys.sort();
-            for k in keys {
-                eprintln!("  {k}: {}", details[k]);
+            for (k, v) in details {
+                eprintln!("  {k}: {v}");
+            }
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
             }
         }
     }
