@@ -8,6 +8,9 @@
 
 mod support;
 
+#[path = "docker/names.rs"]
+mod names;
+
 use std::process::Output;
 
 use agenttower::pb;
@@ -389,7 +392,9 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
     ));
     assert!(no_layouts(&other), "{other}");
 
-    // Anything about B: host_only with empty details, no id echoed.
+    // Anything about B by id: host_only with empty details, no id echoed.
+    // (A full id goes to the method unresolved; B's names and prefixes
+    // answer as names that exist nowhere: tests/docker/names.rs.)
     let pb_id = panes(&lb)[0].pane_id.clone();
     for args in [
         vec!["layout", "get", lb_id.as_str()],

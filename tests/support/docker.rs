@@ -15,6 +15,9 @@ const PROGRAMS: &[&str] = &[
     "tmux", "sh", "dash", "cat", "env", "sleep", "ls", "printf", "mkfifo", "ln",
 ];
 
+/// The terminfo directory the bench image copies from the host.
+const TERMINFO: &str = "/lib/terminfo";
+
 /// Runs `docker args` and returns its output.
 pub fn docker(args: &[&str]) -> Output {
     Command::new("docker")
@@ -119,6 +122,8 @@ pub fn bench_image() -> &'static str {
                 m.len().hash(&mut hasher);
             }
         }
+        // The image's own files beyond programs and libraries.
+        TERMINFO.hash(&mut hasher);
         let tag = format!("agenttower-bench-test:{:016x}", hasher.finish());
         if docker(&["image", "inspect", &tag]).status.success() {
             return tag;
@@ -135,6 +140,11 @@ pub fn bench_image() -> &'static str {
         // glibc's C.UTF-8 locale, for tmux.
         if Path::new("/usr/lib/locale/C.utf8").is_dir() {
             copy_tree(&root, Path::new("/usr/lib/locale/C.utf8"));
+        }
+        // Terminal descriptions, for a tmux client attached from a real
+        // terminal (`agenttower attach`).
+        if Path::new(TERMINFO).is_dir() {
+            copy_tree(&root, Path::new(TERMINFO));
         }
         let etc = root.join("etc");
         std::fs::create_dir_all(&etc).unwrap();
