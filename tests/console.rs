@@ -3,7 +3,9 @@
 //! restart and a resize, removes and recreates a pane, and restores the
 //! terminal on quit; it shows each agent's activity, lists an agent that
 //! waits for input under "needs you", rings the bell, runs notify-send and
-//! previews the pane's output without its escape sequences. The screen is
+//! previews the pane's output without its escape sequences; Enter attaches
+//! to a pane and detaching comes back (or, inside the agents' own tmux
+//! server, switches the operator's client), `/` goes to a name. The screen is
 //! read with `capture-pane`.
 
 #[path = "support/mod.rs"]
@@ -11,6 +13,8 @@ mod support;
 
 #[path = "console/activity.rs"]
 mod activity;
+#[path = "console/attach.rs"]
+mod attach;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +26,8 @@ const TUI: &str = env!("CARGO_BIN_EXE_agenttower-tui");
 /// A console in its own tmux server, with its own state, config and daemon.
 struct Console {
     dir: tempfile::TempDir,
+    /// The agents' tmux server is the console's own (the harness's).
+    shared_tmux: bool,
 }
 
 impl Console {
@@ -31,12 +37,22 @@ impl Console {
 
     /// A console whose `console.yaml` is `console_yaml`.
     fn start_with(console_yaml: &str) -> Console {
+        Console::launch(console_yaml, false)
+    }
+
+    /// A console that runs in the agents' own tmux server: the daemon's
+    /// tmux socket is the harness's.
+    fn start_in_the_agents_server() -> Console {
+        Console::launch("", true)
+    }
+
+    fn launch(console_yaml: &str, shared_tmux: bool) -> Console {
         let dir = tempfile::Builder::new().prefix("atui").tempdir().unwrap();
         let cfg = dir.path().join("cfg");
         std::fs::create_dir_all(&cfg).unwrap();
         std::fs::write(cfg.join("config.yaml"), "settle_window_ms: 300\n").unwrap();
         std::fs::write(cfg.join("console.yaml"), console_yaml).unwrap();
-        let c = Console { dir };
+        let c = Console { dir, shared_tmux };
         c.fake_notify_send();
         // remain-on-exit keeps the pane after the console quits, so the
         // test can see what it left behind.
@@ -78,7 +94,7 @@ impl Console {
         [
             ("AGENTTOWER_STATE_DIR", d.join("state")),
             ("AGENTTOWER_CONFIG_DIR", d.join("cfg")),
-            ("AGENTTOWER_TMUX_SOCKET", d.join("tmux-local.sock")),
+            ("AGENTTOWER_TMUX_SOCKET", self.local_socket()),
             ("HOME", d.to_path_buf()),
             ("SHELL", PathBuf::from("/bin/sh")),
             // A notify-send that records its arguments comes first.
@@ -118,8 +134,13 @@ impl Console {
     fn daemon_socket(&self) -> PathBuf {
         self.dir.path().join("state/agenttowerd.sock")
     }
+    /// The agents' tmux server.
     fn local_socket(&self) -> PathBuf {
-        self.dir.path().join("tmux-local.sock")
+        if self.shared_tmux {
+            self.ui_socket()
+        } else {
+            self.dir.path().join("tmux-local.sock")
+        }
     }
 
     fn screen(&self) -> String {
@@ -192,6 +213,29 @@ fn path() -> String {
 /// The screen line that mentions `needle`.
 fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
     screen.lines().find(|l| l.contains(needle))
+}
+
+/// Whether the screen is the console's whole frame and nothing else: its
+/// title bar on top, every panel line inside a box, each box closed, and
+/// no line wider than the window.
+fn frame_intact(screen: &str) -> bool {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some((first, rest)) = lines.split_first() else {
+        return false;
+    };
+    // The status line ends it; nobody waiting, the needs-you group is one
+    // unboxed line.
+    let panels: Vec<&str> = rest[..rest.len().saturating_sub(1)]
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(" needs you: "))
+        .collect();
+    let starts = |c: char| panels.iter().filter(|l| l.starts_with(c)).count();
+    first.starts_with(" AgentTower ")
+        && !panels.is_empty()
+        && panels.iter().all(|l| l.starts_with(['┌', '│', '└']))
+        && starts('┌') == starts('└')
+        && lines.iter().all(|l| l.chars().count() <= 120)
 }
 
 fn pane_ready(screen: &str, label: &str) -> bool {

@@ -3,7 +3,7 @@
 //! the pane's output without its escape sequences.
 
 use super::support::*;
-use super::{Console, line_with};
+use super::{Console, frame_intact, line_with};
 
 /// The pane list's line of `label` (not the needs-you group's).
 fn pane_row<'a>(screen: &'a str, label: &str) -> Option<&'a str> {
@@ -49,12 +49,14 @@ async fn the_console_shows_activity_and_who_needs_you() {
     assert_eq!(bell(), "0", "no bell before anyone waits");
 
     // The second pane's program paints in colour, sets a window title,
-    // clears the screen, then asks a y/n question and waits. A script, so
-    // the pane shows only its name where the command is echoed.
+    // clears the screen, moves the cursor about, prints a hyperlink, then
+    // asks a y/n question and waits. A script, so the pane shows only its
+    // name where the command is echoed.
     let script = c.dir.path().join("ask.sh");
     std::fs::write(
         &script,
         "printf '\\033]0;pwned-title\\007\\033[2J\\033[H\\033[31mred-text\\033[0m\\tafter-tab\\n'\n\
+         printf '\\033[30;100H\\033[12A\\033[3D\\033]8;;https://pwned.example/\\007link-text\\033]8;;\\007\\n'\n\
          printf 'Proceed? [y/N] '\nread answer\necho \"answered $answer\"\n",
     )
     .unwrap();
@@ -127,22 +129,19 @@ async fn the_console_shows_activity_and_who_needs_you() {
             s.contains("Preview of act.s1")
                 && s.contains("Proceed? [y/N]")
                 && s.contains("red-text")
+                && s.contains("│link-text ")
         })
         .await;
+    assert!(!screen.contains("pwned.example"), "{screen}");
     assert!(
         line_with(&screen, "red-text").is_some_and(|l| l.contains("red-text        after-tab")),
         "the tab is expanded: {screen}"
     );
     assert!(!screen.contains("pwned-title"), "{screen}");
-    // The console's frame is intact: its title bar is still on top, and
-    // the pane's title escape never reached the console's terminal.
-    assert!(
-        screen
-            .lines()
-            .next()
-            .is_some_and(|l| l.contains("AgentTower")),
-        "{screen}"
-    );
+    // The console's frame is intact: its title bar is still on top, every
+    // panel in its box, and the pane's title escape never reached the
+    // console's terminal.
+    assert!(frame_intact(&screen), "{screen}");
     let title = tmux_ok(tmux_on(
         &c.ui_socket(),
         &["display-message", "-p", "-t", "ui", "#{pane_title}"],

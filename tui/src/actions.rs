@@ -60,8 +60,12 @@ impl App {
                 None
             }
             Action::Form(edit) => {
-                if let Mode::Create(form) = &mut self.mode {
-                    edit.apply(form, self.containers.len(), self.templates.len());
+                match &mut self.mode {
+                    Mode::Create(form) => {
+                        edit.apply(form, self.containers.len(), self.templates.len())
+                    }
+                    Mode::GoTo { name } => edit.apply_text(name),
+                    _ => {}
                 }
                 None
             }
@@ -100,6 +104,21 @@ impl App {
                 label: p.label.clone(),
                 path: p.log_path.clone(),
             }),
+            Action::Attach => {
+                let request = self.selected_pane().map(|p| Request::Attach {
+                    pane_id: p.pane_id.clone(),
+                });
+                if request.is_none() {
+                    self.status = Some(Status::Info("no pane to attach to".into()));
+                }
+                request
+            }
+            Action::OpenGoTo => {
+                self.mode = Mode::GoTo {
+                    name: String::new(),
+                };
+                None
+            }
             Action::CycleContainer => {
                 let ids: Vec<String> = self
                     .containers
@@ -146,6 +165,11 @@ impl App {
     }
 
     fn submit(&mut self) -> Option<Request> {
+        if let Mode::GoTo { name } = &self.mode {
+            let name = name.trim().to_string();
+            self.mode = Mode::Normal;
+            return (!name.is_empty()).then_some(Request::GoTo { name });
+        }
         let Mode::Create(form) = &self.mode else {
             return None;
         };

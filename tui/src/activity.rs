@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use agenttower::pb;
 
 use crate::sanitize;
-use crate::state::{App, Focus};
+use crate::state::App;
 
 /// Longest message shown or sent for a waiting agent.
 const MESSAGE_CHARS: usize = 120;
@@ -167,29 +167,12 @@ impl App {
             .position(|(_, p)| Some(p) == current.as_ref())
             .map_or(0, |i| (i + 1) % targets.len());
         let (layout_id, pane_id) = targets[at].clone();
-        if !self
-            .visible_layouts()
-            .iter()
-            .any(|l| l.layout_id == layout_id)
-        {
-            self.container_filter = None;
-            self.state_filter = None;
-        }
-        if let Some(i) = self
-            .visible_layouts()
-            .iter()
-            .position(|l| l.layout_id == layout_id)
-        {
-            self.selected_layout = i;
-        }
-        if let Some(i) = self
-            .visible_panes()
-            .iter()
-            .position(|p| p.pane_id == pane_id)
-        {
-            self.selected_pane = i;
-            self.focus = Focus::Panes;
-        }
+        let slot = self
+            .layouts
+            .get(&layout_id)
+            .and_then(|l| l.panes.iter().find(|p| p.pane_id == pane_id))
+            .map_or(0, |p| p.tmux_pane_index);
+        self.select(&layout_id, Some((&pane_id, slot)));
     }
 }
 
@@ -197,6 +180,7 @@ impl App {
 mod tests {
     use super::*;
     use crate::conn::{Server, Snapshot};
+    use crate::state::Focus;
     use time::OffsetDateTime;
 
     fn waiting_pane(label: &str, index: u32, since: i64) -> pb::Pane {

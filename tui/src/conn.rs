@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agenttower::client::{self, ManagedSessionsServiceClient};
+use agenttower::names::ShortName as _;
 use agenttower::pb;
 use tokio::sync::mpsc;
 
+use crate::resolve;
 use crate::words::hint_for;
 
 /// Events shown from before the console started.
@@ -17,9 +19,6 @@ const TAIL: u32 = 50;
 /// First and longest pause between reconnection attempts.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// Log lines shown by the log view, read from at most this much of its end.
-const LOG_TAIL_LINES: usize = 200;
-const LOG_TAIL_BYTES: u64 = 256 * 1024;
 
 /// What the daemon looked like when (re)connecting.
 #[derive(Debug, Default)]
@@ -57,6 +56,13 @@ pub(crate) enum Server {
         label: String,
         lines: Vec<String>,
     },
+    /// The pane to attach to, resolved: its agent and container.
+    AttachTo(Box<pb::ResolveNameResponse>),
+    /// What the go-to prompt's `name` named.
+    Found {
+        name: String,
+        found: Box<pb::ResolveNameResponse>,
+    },
 }
 
 /// An operator request for the daemon.
@@ -83,6 +89,14 @@ pub(crate) enum Request {
     LogTail {
         label: String,
         path: String,
+    },
+    /// Resolve a pane for attaching to it.
+    Attach {
+        pane_id: String,
+    },
+    /// Resolve what the operator typed at the go-to prompt.
+    GoTo {
+        name: String,
     },
 }
 
@@ -113,9 +127,26 @@ pub(crate) async fn run(
 
 fn failed_offline(_: &Request) -> Server {
     Server::Failed {
-        code: "daemon_unavailable".into(),
+        code: pb::ErrorCode::DaemonUnavailable.short_name(),
         message: "not connected to agenttowerd".into(),
-        hint: hint_for("daemon_unavailable").into(),
+        hint: hint_for(pb::ErrorCode::DaemonUnavailable).into(),
+    }
+}
+
+/// A failed call as the status line shows it: its closed-set code, or
+/// `daemon_unavailable` when the daemon never answered.
+pub(crate) fn failed(status: &tonic::Status) -> Server {
+    match client::api_error(status) {
+        Some(e) => Server::Failed {
+            hint: hint_for(e.code).into(),
+            code: e.reason,
+            message: e.message,
+        },
+        None => Server::Failed {
+            code: pb::ErrorCode::DaemonUnavailable.short_name(),
+            message: status.message().to_string(),
+            hint: hint_for(pb::ErrorCode::DaemonUnavailable).into(),
+        },
     }
 }
 
@@ -362,40 +393,12 @@ async fn perform(c: &mut ManagedSessionsServiceClient, r: Request) -> Server {
             .remove_layout(pb::RemoveLayoutRequest { layout_id })
             .await
             .map(|_| format!("removed layout {session}")),
-        Request::LogTail { label, path } => return log_tail(label, path).await,
+        Request::LogTail { label, path } => return crate::preview::log_tail(label, path).await,
+        Request::Attach { pane_id } => return resolve::attach_target(c, pane_id).await,
+        Request::GoTo { name } => return resolve::go_to(c, name).await,
     };
     match result {
         Ok(text) => Server::Done(text),
-        Err(status) => match client::api_error(&status) {
-            Some(e) => Server::Failed {
-                hint: hint_for(&e.reason).into(),
-                code: e.reason,
-                message: e.message,
-            },
-            None => Server::Failed {
-                code: "daemon_unavailable".into(),
-                message: status.message().to_string(),
-                hint: hint_for("daemon_unavailable").into(),
-            },
-        },
-    }
-}
-
-/// The last lines of a pane's log, read from the host.
-async fn log_tail(label: String, path: String) -> Server {
-    if path.is_empty() {
-        return Server::Done(format!("pane {label} has no log"));
-    }
-    let read =
-        tokio::task::spawn_blocking(move || crate::preview::read_tail(&path, LOG_TAIL_BYTES, None))
-            .await;
-    match read {
-        Ok(Ok(Some((_, bytes, cut)))) => Server::LogTail {
-            label,
-            lines: crate::preview::tail_lines(&bytes, cut, LOG_TAIL_LINES),
-        },
-        Ok(Ok(None)) => Server::Done(format!("the log of {label} is unchanged")),
-        Ok(Err(e)) => Server::Done(format!("cannot read the log of {label}: {e}")),
-        Err(e) => Server::Done(format!("cannot read the log of {label}: {e}")),
+        Err(status) => failed(&status),
     }
 }

@@ -25,6 +25,10 @@ pub(crate) enum Action {
     /// Yes to a confirmation.
     Confirm,
     ShowLog,
+    /// Show the selected pane's tmux pane in this terminal.
+    Attach,
+    /// Open the go-to prompt.
+    OpenGoTo,
     /// Select the next pane waiting for input.
     NextWaiting,
     CycleContainer,
@@ -47,7 +51,7 @@ const FIELDS: [Field; 4] = [
     Field::IdempotencyKey,
 ];
 
-/// An edit inside the create dialog.
+/// An edit inside the create dialog or the go-to prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FormEdit {
     NextField,
@@ -75,19 +79,27 @@ impl FormEdit {
                     *value = (*value as isize + *step as isize).rem_euclid(len as isize) as usize;
                 }
             }
-            FormEdit::Type(c) => {
+            FormEdit::Type(_) | FormEdit::Backspace => {
                 if let Some(text) = text_field(form) {
-                    // Names are short identifiers; the daemon validates them.
-                    if text.chars().count() < 64 && !c.is_control() {
-                        text.push(*c);
-                    }
+                    self.apply_text(text);
+                }
+            }
+        }
+    }
+
+    /// Applies a typing edit to `text`; other edits leave it alone.
+    pub(crate) fn apply_text(&self, text: &mut String) {
+        match self {
+            FormEdit::Type(c) => {
+                // Names are short identifiers; the daemon validates them.
+                if text.chars().count() < 64 && !c.is_control() {
+                    text.push(*c);
                 }
             }
             FormEdit::Backspace => {
-                if let Some(text) = text_field(form) {
-                    text.pop();
-                }
+                text.pop();
             }
+            FormEdit::NextField | FormEdit::PrevField | FormEdit::Choice(_) => {}
         }
     }
 }
@@ -124,6 +136,7 @@ pub(crate) fn map(mode: &Mode, key: KeyEvent) -> Option<Action> {
             _ => None,
         },
         Mode::Create(form) => create(form, key.code),
+        Mode::GoTo { .. } => go_to(key.code),
     }
 }
 
@@ -138,7 +151,9 @@ fn normal(code: KeyCode) -> Option<Action> {
         KeyCode::Char('x') => Action::RemovePane,
         KeyCode::Char('r') => Action::RecreatePane,
         KeyCode::Char('X') => Action::RemoveLayout,
-        KeyCode::Char('l') | KeyCode::Enter => Action::ShowLog,
+        KeyCode::Char('l') => Action::ShowLog,
+        KeyCode::Enter | KeyCode::Char('a') => Action::Attach,
+        KeyCode::Char('/') => Action::OpenGoTo,
         KeyCode::Char('w') => Action::NextWaiting,
         KeyCode::Char('f') => Action::CycleContainer,
         KeyCode::Char('s') => Action::CycleState,
@@ -161,6 +176,17 @@ fn create(form: &CreateForm, code: KeyCode) -> Option<Action> {
     })
 }
 
+/// The go-to prompt: every printable key types, as in a shell.
+fn go_to(code: KeyCode) -> Option<Action> {
+    Some(match code {
+        KeyCode::Esc => Action::Close,
+        KeyCode::Enter => Action::Submit,
+        KeyCode::Backspace => Action::Form(FormEdit::Backspace),
+        KeyCode::Char(c) => Action::Form(FormEdit::Type(c)),
+        _ => return None,
+    })
+}
+
 /// The key help, as (keys, what) rows.
 pub(crate) const HELP: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move in the focused list"),
@@ -169,7 +195,12 @@ pub(crate) const HELP: &[(&str, &str)] = &[
     ("x", "remove the selected pane"),
     ("r", "recreate the selected (removed or failed) pane"),
     ("X", "remove the selected layout (asks first)"),
-    ("l  Enter", "show the tail of the selected pane's log"),
+    (
+        "Enter  a",
+        "attach to the selected pane (detach to come back)",
+    ),
+    ("/", "go to a name: label, session, c1:work, id prefix"),
+    ("l", "show the tail of the selected pane's log"),
     ("w", "select the next pane waiting for you (needs you)"),
     ("f", "filter layouts by container (cycles, then all)"),
     ("s", "filter layouts by state (cycles, then all live)"),
@@ -206,6 +237,10 @@ mod tests {
         assert_eq!(map(&m, key(KeyCode::Char('X'))), Some(Action::RemoveLayout));
         assert_eq!(map(&m, key(KeyCode::Char('j'))), Some(Action::Down));
         assert_eq!(map(&m, key(KeyCode::Char('w'))), Some(Action::NextWaiting));
+        assert_eq!(map(&m, key(KeyCode::Enter)), Some(Action::Attach));
+        assert_eq!(map(&m, key(KeyCode::Char('a'))), Some(Action::Attach));
+        assert_eq!(map(&m, key(KeyCode::Char('l'))), Some(Action::ShowLog));
+        assert_eq!(map(&m, key(KeyCode::Char('/'))), Some(Action::OpenGoTo));
         assert_eq!(map(&m, key(KeyCode::Char('z'))), None);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(map(&m, ctrl_c), Some(Action::Quit));
@@ -250,6 +285,41 @@ mod tests {
         FormEdit::PrevField.apply(&mut f, 3, 2);
         FormEdit::PrevField.apply(&mut f, 3, 2);
         assert_eq!(f.field, Field::IdempotencyKey);
+    }
+
+    #[test]
+    fn the_go_to_prompt_types_every_character() {
+        let m = Mode::GoTo {
+            name: String::new(),
+        };
+        for c in ['q', 'a', 'x', '/', ':', '?'] {
+            assert_eq!(
+                map(&m, key(KeyCode::Char(c))),
+                Some(Action::Form(FormEdit::Type(c))),
+                "{c} types into the prompt"
+            );
+        }
+        assert_eq!(
+            map(&m, key(KeyCode::Backspace)),
+            Some(Action::Form(FormEdit::Backspace))
+        );
+        assert_eq!(map(&m, key(KeyCode::Enter)), Some(Action::Submit));
+        assert_eq!(map(&m, key(KeyCode::Esc)), Some(Action::Close));
+        assert_eq!(map(&m, key(KeyCode::Tab)), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(map(&m, ctrl_c), Some(Action::Quit));
+        let mut text = String::new();
+        for edit in [
+            FormEdit::Type('c'),
+            FormEdit::Type('1'),
+            FormEdit::Type('\u{1b}'),
+            FormEdit::Backspace,
+            FormEdit::Type('2'),
+            FormEdit::NextField,
+        ] {
+            edit.apply_text(&mut text);
+        }
+        assert_eq!(text, "c2", "control characters are not typed");
     }
 
     #[test]

@@ -4,14 +4,20 @@
 //! loop; `conn` talks to the daemon, `state` is the view model (`actions`
 //! and `activity` extend it), `view` draws it, `input` maps keys,
 //! `preview` reads the selected pane's log tail, `notify` alerts the
-//! operator when an agent starts waiting.
+//! operator when an agent starts waiting, `keys` reads the terminal on a
+//! thread that `attach` pauses while a tmux client runs on it, `resolve`
+//! and `goto` turn typed names into selections.
 
 mod actions;
 mod activity;
+mod attach;
 mod conn;
+mod goto;
 mod input;
+mod keys;
 mod notify;
 mod preview;
+mod resolve;
 mod sanitize;
 mod state;
 mod view;
@@ -22,8 +28,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use crossterm::event::{Event as TermEvent, EventStream};
-use futures_util::StreamExt as _;
+use crossterm::event::Event as TermEvent;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
@@ -125,14 +130,17 @@ async fn console(args: Args) -> anyhow::Result<()> {
 
     let mut app = App::new(socket.display().to_string(), OffsetDateTime::now_utc());
     app.status = started.map(Status::Info);
+    app.terminal = agenttower::attach::Terminal::current();
     let (server_tx, mut server_rx) = mpsc::channel(256);
     let (request_tx, request_rx) = mpsc::channel(16);
     let connection = tokio::spawn(conn::run(socket.clone(), server_tx, request_rx));
 
     let mut terminal = ratatui::init();
     let _guard = TerminalGuard;
-    let mut keys = EventStream::new();
+    let mut keys = keys::Keys::start()?;
     let mut tick = tokio::time::interval(TICK);
+    // After a long attach, one tick, not a burst of them.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (preview_tx, mut preview_rx) = mpsc::channel(4);
     let mut reader = PreviewReader::default();
     let mut dirty = true;
@@ -149,7 +157,7 @@ async fn console(args: Args) -> anyhow::Result<()> {
         reader.follow(&mut app, &preview_tx, false);
         let event = tokio::select! {
             _ = tick.tick() => Event::Tick,
-            Some(Ok(e)) = keys.next() => Event::Term(e),
+            Some(e) = keys.next() => Event::Term(e),
             Some(m) = server_rx.recv() => Event::Server(m),
             Some(r) = preview_rx.recv() => Event::Preview(r),
         };
@@ -187,6 +195,11 @@ async fn console(args: Args) -> anyhow::Result<()> {
                 true
             }
         };
+        if let Some(attaching) = app.attach.take() {
+            let outcome = attach::run(&attaching.plan, &mut terminal, &mut keys).await?;
+            app.attached(&attaching, outcome);
+            dirty = true;
+        }
     }
     connection.abort();
     Ok(())

@@ -2,17 +2,22 @@
 //! Only the tail is read (`PREVIEW_BYTES`), only when the file changed
 //! (size and mtime), on a blocking thread so a slow file system never
 //! stalls the console. The bytes go through `sanitize` before they are
-//! drawn.
+//! drawn. `l`'s log view reads a longer tail the same way.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::time::SystemTime;
 
+use crate::conn::Server;
 use crate::sanitize;
 
 /// How much of the log's end the preview reads.
 pub(crate) const PREVIEW_BYTES: u64 = 16 * 1024;
 /// Lines kept from that tail; the panel shows the last that fit.
 const PREVIEW_LINES: usize = 64;
+/// Log lines shown by the log view (`l`), read from at most this much of
+/// its end.
+const LOG_TAIL_LINES: usize = 200;
+const LOG_TAIL_BYTES: u64 = 256 * 1024;
 
 /// What the preview panel shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,6 +114,23 @@ pub(crate) async fn read(pane_id: String, path: String, seen: Option<Stamp>) -> 
         Err(e) => Some((Stamp::default(), Err(e.to_string()))),
     };
     Read { pane_id, update }
+}
+
+/// The last lines of a pane's log, read from the host.
+pub(crate) async fn log_tail(label: String, path: String) -> Server {
+    if path.is_empty() {
+        return Server::Done(format!("pane {label} has no log"));
+    }
+    let read = tokio::task::spawn_blocking(move || read_tail(&path, LOG_TAIL_BYTES, None)).await;
+    match read {
+        Ok(Ok(Some((_, bytes, cut)))) => Server::LogTail {
+            label,
+            lines: tail_lines(&bytes, cut, LOG_TAIL_LINES),
+        },
+        Ok(Ok(None)) => Server::Done(format!("the log of {label} is unchanged")),
+        Ok(Err(e)) => Server::Done(format!("cannot read the log of {label}: {e}")),
+        Err(e) => Server::Done(format!("cannot read the log of {label}: {e}")),
+    }
 }
 
 #[cfg(test)]

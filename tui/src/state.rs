@@ -11,6 +11,7 @@ use agenttower::pb;
 use time::OffsetDateTime;
 
 use crate::activity::Alert;
+use crate::attach::Attaching;
 use crate::conn::Server;
 use crate::input::Field;
 use crate::preview::Preview;
@@ -75,6 +76,10 @@ pub(crate) enum Mode {
         layout_id: String,
         session: String,
     },
+    /// The go-to prompt on the status line: what has been typed so far.
+    GoTo {
+        name: String,
+    },
 }
 
 /// Everything the view draws.
@@ -110,6 +115,10 @@ pub(crate) struct App {
     pub alerts: Vec<Alert>,
     /// A layout just asked for, by session name: selected once it shows.
     pub follow: Option<String>,
+    /// The terminal the console runs in, which decides how to attach.
+    pub terminal: agenttower::attach::Terminal,
+    /// A pane to attach to, for `main` to run and clear.
+    pub attach: Option<Attaching>,
 }
 
 impl App {
@@ -137,6 +146,8 @@ impl App {
             primed: false,
             alerts: Vec::new(),
             follow: None,
+            terminal: agenttower::attach::Terminal::default(),
+            attach: None,
         }
     }
 
@@ -211,7 +222,7 @@ impl App {
     /// Folds a message from the connection in. The selected layout stays
     /// selected while the list reorders around it.
     pub(crate) fn apply(&mut self, msg: Server) {
-        let selected = self.selected_layout().map(|l| l.layout_id.clone());
+        let mut selected = self.selected_layout().map(|l| l.layout_id.clone());
         let mut snapshot = false;
         match msg {
             Server::Snapshot(s) => {
@@ -255,6 +266,12 @@ impl App {
                 })
             }
             Server::LogTail { label, lines } => self.mode = Mode::Log { label, lines },
+            Server::AttachTo(found) => self.attach_to(*found),
+            Server::Found { name, found } => {
+                self.found(&name, *found);
+                // What it selected is the selection to keep.
+                selected = self.selected_layout().map(|l| l.layout_id.clone());
+            }
         }
         self.reselect(selected);
         self.clamp_selection();

@@ -89,7 +89,7 @@ impl Widget for &App {
         self.events_panel(events, buf);
         self.status_line(status, buf);
         match &self.mode {
-            Mode::Normal => {}
+            Mode::Normal | Mode::GoTo { .. } => {}
             Mode::Help => overlay::help(area, buf),
             Mode::Create(form) => self.create_dialog(form, area, buf),
             Mode::Log { label, lines } => overlay::log_view(label, lines, area, buf),
@@ -285,6 +285,9 @@ impl App {
     }
 
     fn status_line(&self, area: Rect, buf: &mut Buffer) {
+        if let Mode::GoTo { name } = &self.mode {
+            return go_to_prompt(name, area, buf);
+        }
         let line = match (&self.status, &self.link) {
             (Some(Status::Error { code, message, hint }), _) => {
                 let mut spans = vec![
@@ -302,12 +305,30 @@ impl App {
                 Line::from(format!(" daemon unreachable: {reason}")).red()
             }
             (None, _) => Line::from(
-                " c create  x remove pane  r recreate  X remove layout  l log  w waiting  f/s filter  ? help  q quit",
+                " Enter attach  / go to  c create  x remove pane  r recreate  X remove layout  l log  w waiting  ? help  q quit",
             )
             .dark_gray(),
         };
         line.render(area, buf);
     }
+}
+
+/// The go-to prompt, in place of the status line: what is typed so far
+/// (its end, when longer than the line) and how to finish.
+fn go_to_prompt(name: &str, area: Rect, buf: &mut Buffer) {
+    let help = "  Enter go  Esc cancel";
+    let room = (area.width as usize).saturating_sub(help.len() + 4);
+    let shown: String = {
+        let n = name.chars().count();
+        name.chars().skip(n.saturating_sub(room)).collect()
+    };
+    Line::from(vec![
+        Span::raw(" / ").bold(),
+        Span::raw(shown),
+        Span::raw("█"),
+        Span::raw(help).dark_gray(),
+    ])
+    .render(area, buf);
 }
 
 /// The distinguishing end of a time-ordered id (its start is the clock).

@@ -1,27 +1,37 @@
 //! Words the console shows for daemon facts: what to do about an error
 //! code, how long ago something happened.
 
+use agenttower::pb;
 use time::OffsetDateTime;
 
 /// What an operator can do about a closed-set error code.
-pub(crate) fn hint_for(code: &str) -> &'static str {
+pub(crate) fn hint_for(code: pb::ErrorCode) -> &'static str {
+    use pb::ErrorCode as E;
     match code {
-        "managed_session_name_conflict" => "pick another session name, or remove that layout",
-        "managed_pane_label_conflict" => "a live pane already uses that label; remove it first",
-        "managed_layout_capacity_exceeded" => "remove a layout, or raise `capacity` in config.yaml",
-        "managed_template_not_found" => "add the template under managed_templates/",
-        "managed_launch_command_not_found" => "add the launch profile under launch_commands/",
-        "managed_pane_illegal_transition" => "wait until the pane leaves `creating`",
-        "managed_pane_illegal_recreate_source" => {
+        E::ManagedSessionNameConflict => "pick another session name, or remove that layout",
+        E::ManagedPaneLabelConflict => "a live pane already uses that label; remove it first",
+        E::ManagedLayoutCapacityExceeded => "remove a layout, or raise `capacity` in config.yaml",
+        E::ManagedTemplateNotFound => "add the template under managed_templates/",
+        E::ManagedLaunchCommandNotFound => "add the launch profile under launch_commands/",
+        E::ManagedPaneIllegalTransition => "wait until the pane leaves `creating`",
+        E::ManagedPaneIllegalRecreateSource => {
             "remove the pane first; only removed or failed panes can be recreated"
         }
-        "managed_pane_recreate_chain_too_deep" => "create a new layout instead",
-        "managed_pane_concurrent_recreate" => "the pane already has a live successor",
-        "managed_pane_protected_adopted" => "adopted panes are never touched by the daemon",
-        "container_not_found" => "check `agenttower container list`",
-        "validation_failed" => "fix the named field",
-        "daemon_unavailable" => "the console reconnects by itself",
-        _ => "",
+        E::ManagedPaneRecreateChainTooDeep => "create a new layout instead",
+        E::ManagedPaneConcurrentRecreate => "the pane already has a live successor",
+        E::ManagedPaneProtectedAdopted => "adopted panes are never touched by the daemon",
+        E::ContainerNotFound => "check `agenttower container list`",
+        E::ValidationFailed => "fix the named field",
+        E::DaemonUnavailable => "the console reconnects by itself",
+        E::NameNotFound => "type a label, a session name or at least 8 characters of an id",
+        E::NameAmbiguous => "qualify it with its container (`c1:work`) or type more of the id",
+        E::Unspecified
+        | E::HostOnly
+        | E::NotImplemented
+        | E::InternalError
+        | E::ManagedLayoutNotFound
+        | E::ManagedPaneNotFound
+        | E::CallerNotInAgentPane => "",
     }
 }
 

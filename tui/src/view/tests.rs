@@ -254,7 +254,7 @@ fn error_line() {
     app.apply(Server::Failed {
         code: "managed_session_name_conflict".into(),
         message: "tmux session work already exists in local".into(),
-        hint: crate::words::hint_for("managed_session_name_conflict").into(),
+        hint: crate::words::hint_for(pb::ErrorCode::ManagedSessionNameConflict).into(),
     });
     insta::assert_snapshot!(draw(&app));
 }
@@ -269,5 +269,36 @@ fn reconnecting() {
         layout_created(),
     ))));
     app.apply(Server::Lost("connection refused".into()));
+    insta::assert_snapshot!(draw(&app));
+}
+
+/// The go-to prompt replaces the status line, over a pane's live preview
+/// whose output moved the cursor, cleared the screen and printed a
+/// hyperlink: only the text shows.
+#[test]
+fn go_to_prompt_over_the_preview() {
+    let mut app = app();
+    app.apply(Server::Layout(Box::new(layout(
+        pb::LayoutState::Ready,
+        vec![
+            pane("work.m1", 0, pb::PaneState::Ready),
+            pane("work.s1", 1, pb::PaneState::Ready),
+            pane("work.s2", 2, pb::PaneState::Ready),
+        ],
+    ))));
+    app.act(Action::SwitchFocus);
+    app.act(Action::Down);
+    let raw = "$ make test\r\n\u{1b}[2J\u{1b}[1;1Hrunning 12 tests\u{1b}[10;40H\n\
+               \u{1b}]8;;https://ci.example/run/7\u{7}report\u{1b}]8;;\u{7} ready\n\
+               \u{1b}[?1049h\u{1b}[3Atest result: ok\u{1b}]0;title\u{7}\n";
+    app.preview = crate::preview::Preview {
+        pane_id: "p-work.s1".into(),
+        lines: crate::preview::tail_lines(raw.as_bytes(), false, 64),
+        note: None,
+    };
+    app.act(Action::OpenGoTo);
+    for c in "c1:build".chars() {
+        app.act(Action::Form(crate::input::FormEdit::Type(c)));
+    }
     insta::assert_snapshot!(draw(&app));
 }
