@@ -152,11 +152,7 @@ impl Services {
             .read(move |conn| lookup(conn, kind, within_id.as_deref(), own.as_deref(), &text))
             .await?;
         match resolved {
-            Lookup::One(matched, found, container) => Ok(Resolved {
-                matched,
-                found,
-                container,
-            }),
+            Lookup::One(resolved) => Ok(*resolved),
             Lookup::None => Err(not_found()),
             Lookup::Many(candidates, more) => Err(Error::NameAmbiguous {
                 kind,
@@ -178,7 +174,7 @@ impl Services {
 
 /// What one lookup found.
 enum Lookup {
-    One(Matched, Found, Option<ContainerRow>),
+    One(Box<Resolved>),
     None,
     /// The first candidates, and whether there were more.
     Many(Vec<Candidate>, bool),
@@ -232,7 +228,11 @@ fn lookup(
                 let found = load(conn, kind, &one.id)?;
                 let container = all_containers.get(&one.container_id).cloned();
                 return Ok(match found {
-                    Some(found) => Lookup::One(matched, found, container),
+                    Some(found) => Lookup::One(Box::new(Resolved {
+                        matched,
+                        found,
+                        container,
+                    })),
                     None => Lookup::None,
                 });
             }
