@@ -180,7 +180,8 @@ enum Lookup {
     Many(Vec<Candidate>, bool),
 }
 
-/// The whole resolution in one read: id, then name, then prefix.
+/// The whole resolution in one read: id, then name, then prefix, each
+/// stage queried only when the ones before it found nothing.
 fn lookup(
     conn: &mut SqliteConnection,
     kind: NameKind,
@@ -188,55 +189,42 @@ fn lookup(
     own: Option<&str>,
     text: &str,
 ) -> Result<Lookup> {
-    let all_containers: HashMap<String, ContainerRow> = containers::list(conn)?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
-    let qualified = |hit: &Hit| {
-        let container = all_containers
-            .get(&hit.container_id)
-            .map_or(hit.container_id.as_str(), |c| c.name.as_str());
-        Candidate {
-            name: if kind == NameKind::Route {
-                hit.id.clone()
-            } else {
-                format!("{container}:{}", hit.name)
-            },
-            id: hit.id.clone(),
-        }
-    };
-    let stages: [(Matched, Vec<Hit>); 3] = [
-        (Matched::Id, by_id(conn, kind, within, own, text)?),
-        (Matched::Name, by_name(conn, kind, within, text)?),
-        (
-            Matched::IdPrefix,
-            match as_prefix(text) {
+    for matched in [Matched::Id, Matched::Name, Matched::IdPrefix] {
+        let hits = match matched {
+            Matched::Id => by_id(conn, kind, within, own, text)?,
+            Matched::Name => preferred(by_name(conn, kind, within, text)?),
+            Matched::IdPrefix => match as_prefix(text) {
                 Some(prefix) => by_prefix(conn, kind, within, own, &prefix)?,
                 None => Vec::new(),
             },
-        ),
-    ];
-    for (matched, hits) in stages {
-        let hits = if matched == Matched::Name {
-            preferred(hits)
-        } else {
-            hits
         };
         match hits.as_slice() {
             [] => continue,
             [one] => {
-                let found = load(conn, kind, &one.id)?;
-                let container = all_containers.get(&one.container_id).cloned();
-                return Ok(match found {
-                    Some(found) => Lookup::One(Box::new(Resolved {
-                        matched,
-                        found,
-                        container,
-                    })),
-                    None => Lookup::None,
-                });
+                let Some(found) = load(conn, kind, &one.id)? else {
+                    return Ok(Lookup::None);
+                };
+                let container = containers::resolve(conn, &one.container_id)?;
+                return Ok(Lookup::One(Box::new(Resolved {
+                    matched,
+                    found,
+                    container,
+                })));
             }
             many => {
+                let names: HashMap<String, String> = containers::list(conn)?
+                    .into_iter()
+                    .map(|c| (c.id, c.name))
+                    .collect();
+                let qualified = |hit: &Hit| Candidate {
+                    name: if kind == NameKind::Route {
+                        hit.id.clone()
+                    } else {
+                        let container = names.get(&hit.container_id).unwrap_or(&hit.container_id);
+                        format!("{container}:{}", hit.name)
+                    },
+                    id: hit.id.clone(),
+                };
                 return Ok(Lookup::Many(
                     many.iter().take(MAX_CANDIDATES).map(qualified).collect(),
                     many.len() > MAX_CANDIDATES,
