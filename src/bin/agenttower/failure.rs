@@ -21,7 +21,8 @@ pub(crate) enum Exit {
     Unavailable = 3,
     /// The API answered with a closed-set error (printed).
     Api = 4,
-    /// `layout create --wait` settled degraded or failed.
+    /// `layout create --wait` settled degraded or failed; `attach`: the
+    /// pane has no tmux pane (still creating, or removed).
     NotReady = 5,
     /// `--wait` gave up before the layout settled; `agent wait` or
     /// `send --wait-ready` gave up before the agent reached the activity.
