@@ -116,6 +116,22 @@ pub type ManagedSessionsServiceClient =
 pub type AppManagedSessionsServiceClient =
     pb::app_managed_sessions_service_client::AppManagedSessionsServiceClient<Channel>;
 
+/// What `name` names among objects of `kind` (a session name, a label,
+/// `c1:work`, an id or a unique id prefix), as the daemon resolves it
+/// (`ResolveName`, docs/api.md "Names").
+pub async fn resolve_name(
+    c: &mut ManagedSessionsServiceClient,
+    kind: pb::NameKind,
+    name: &str,
+) -> Result<pb::ResolveNameResponse, tonic::Status> {
+    Ok(c.resolve_name(pb::ResolveNameRequest {
+        kind: kind as i32,
+        name: name.to_string(),
+    })
+    .await?
+    .into_inner())
+}
+
 /// The closed-set error carried by a failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -2,7 +2,7 @@
 //! attaches to (with its agent and container), and what the operator typed
 //! at the go-to prompt (a label, a session name, `c1:work`, an id prefix).
 
-use agenttower::client::{self, ManagedSessionsServiceClient};
+use agenttower::client::{self, ManagedSessionsServiceClient, resolve_name as resolve};
 use agenttower::names::ShortName as _;
 use agenttower::pb;
 
@@ -16,19 +16,6 @@ const GO_TO_KINDS: [pb::NameKind; 3] = [
     pb::NameKind::Agent,
     pb::NameKind::Layout,
 ];
-
-async fn resolve(
-    c: &mut ManagedSessionsServiceClient,
-    kind: pb::NameKind,
-    name: &str,
-) -> Result<pb::ResolveNameResponse, tonic::Status> {
-    Ok(c.resolve_name(pb::ResolveNameRequest {
-        kind: kind as i32,
-        name: name.to_string(),
-    })
-    .await?
-    .into_inner())
-}
 
 /// The pane `pane_id` with its agent (once registered) and container.
 pub(crate) async fn attach_target(c: &mut ManagedSessionsServiceClient, pane_id: String) -> Server {

@@ -12,7 +12,7 @@ use agenttower::pb::watch_events_response::Item;
 use clap::ValueEnum;
 use tokio::time::Instant;
 
-use crate::Failure;
+use crate::{Failure, resolve};
 
 /// An activity a flag names. Tables and JSON print the wire's short names
 /// (`waiting_for_input`); flags also take the shorter `waiting`.
@@ -85,41 +85,14 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Every agent the caller can see, registered or not, all pages.
-async fn all_agents(
-    c: &mut ManagedSessionsServiceClient,
-    container_id: &str,
-) -> Result<Vec<pb::Agent>, Failure> {
-    let mut agents = Vec::new();
-    let mut token = String::new();
-    loop {
-        let r = c
-            .list_agents(pb::ListAgentsRequest {
-                container_id: container_id.to_string(),
-                include_unregistered: true,
-                page_size: 200,
-                page_token: token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        agents.extend(r.agents);
-        if r.next_page_token.is_empty() {
-            return Ok(agents);
-        }
-        token = r.next_page_token;
-    }
-}
-
-/// The agent's current row (`None` if the caller can no longer see it).
+/// The agent's current row (`None` if the caller can no longer see it):
+/// one ResolveName by its id.
 async fn current(
     c: &mut ManagedSessionsServiceClient,
     agent: &pb::Agent,
 ) -> Result<Option<pb::Agent>, Failure> {
-    Ok(all_agents(c, &agent.container_id)
-        .await?
-        .into_iter()
-        .find(|a| a.agent_id == agent.agent_id))
+    let found = resolve::resolve_if_any(c, pb::NameKind::Agent, &agent.agent_id).await?;
+    Ok(found.and_then(|r| r.agent))
 }
 
 /// Waits until `agent` is in one of `wanted`, answering its row as of that

@@ -5,12 +5,12 @@
 use std::os::unix::process::CommandExt as _;
 
 use agenttower::attach::{self, AttachError, Terminal};
-use agenttower::client::{ManagedSessionsServiceClient, api_error};
+use agenttower::client::ManagedSessionsServiceClient;
 use agenttower::pb;
 use clap::Args;
 
 use crate::output::Out;
-use crate::resolve::resolve;
+use crate::resolve::{resolve, resolve_if_any};
 use crate::{CliResult, Failure};
 
 #[derive(Debug, Args)]
@@ -30,14 +30,10 @@ pub(crate) async fn run(
     mut c: ManagedSessionsServiceClient,
     out: &Out,
 ) -> CliResult {
-    let resolved = match resolve(&mut c, pb::NameKind::Pane, &args.pane).await {
-        Err(Failure::Api(s))
-            if api_error(&s).is_some_and(|e| e.code == pb::ErrorCode::NameNotFound) =>
-        {
-            // Adopted panes are agents without a managed pane.
-            resolve(&mut c, pb::NameKind::Agent, &args.pane).await?
-        }
-        other => other?,
+    let resolved = match resolve_if_any(&mut c, pb::NameKind::Pane, &args.pane).await? {
+        Some(pane) => pane,
+        // Adopted panes are agents without a managed pane.
+        None => resolve(&mut c, pb::NameKind::Agent, &args.pane).await?,
     };
     let plan = attach::plan_resolved(&resolved, &Terminal::current()).map_err(|e| match e {
         AttachError::NoTmuxPane { .. } => Failure::NotReady(format!("error: {e}")),

@@ -4,7 +4,7 @@
 //! console and scripts resolve alike and a container client never sees
 //! another container's names.
 
-use agenttower::client::ManagedSessionsServiceClient;
+use agenttower::client::{ManagedSessionsServiceClient, api_error};
 use agenttower::pb;
 
 use crate::Failure;
@@ -17,12 +17,21 @@ pub(crate) async fn resolve(
     kind: pb::NameKind,
     name: &str,
 ) -> Result<pb::ResolveNameResponse, Failure> {
-    Ok(c.resolve_name(pb::ResolveNameRequest {
-        kind: kind as i32,
-        name: name.to_string(),
-    })
-    .await?
-    .into_inner())
+    Ok(agenttower::client::resolve_name(c, kind, name).await?)
+}
+
+/// `resolve`, with `name_not_found` as `None`: for callers that try
+/// another kind next, or for whom the object being gone is an answer.
+pub(crate) async fn resolve_if_any(
+    c: &mut ManagedSessionsServiceClient,
+    kind: pb::NameKind,
+    name: &str,
+) -> Result<Option<pb::ResolveNameResponse>, Failure> {
+    match agenttower::client::resolve_name(c, kind, name).await {
+        Ok(r) => Ok(Some(r)),
+        Err(s) if api_error(&s).is_some_and(|e| e.code == pb::ErrorCode::NameNotFound) => Ok(None),
+        Err(s) => Err(s.into()),
+    }
 }
 
 /// The id of the `kind` of object `name` names. A full id goes to the
