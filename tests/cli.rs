@@ -801,6 +801,51 @@ mod activity {
     }
 }
 
+// ------------------------------------------------------- typed in panes
+
+/// What a command typed into a pane left behind.
+pub(crate) struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Types `env NAME=VALUE… agenttower --socket … args…` into tmux pane
+/// `pane` (on this test's tmux server) and waits for it to finish.
+pub(crate) async fn in_pane(d: &Daemon, pane: &str, env: &[(&str, &str)], args: &[&str]) -> Ran {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = d.dir.path().join(format!("ran{n}"));
+    let file = |ext: &str| base.with_extension(ext).display().to_string();
+    let quote = |s: &str| {
+        assert!(!s.contains('\''), "{s}");
+        format!("'{s}'")
+    };
+    let mut words: Vec<String> = vec!["env".into()];
+    words.extend(env.iter().map(|(k, v)| quote(&format!("{k}={v}"))));
+    words.push(quote(env!("CARGO_BIN_EXE_agenttower")));
+    words.push("--socket".into());
+    words.push(quote(&d.socket().display().to_string()));
+    words.extend(args.iter().map(|a| quote(a)));
+    let (out, err, tmp, rc) = (file("out"), file("err"), file("tmp"), file("rc"));
+    let line = format!(
+        "{} >{out} 2>{err}; echo $? >{tmp}; mv {tmp} {rc}",
+        words.join(" ")
+    );
+    tmux_ok(d.tmux(&["send-keys", "-t", pane, "-l", &line]));
+    tmux_ok(d.tmux(&["send-keys", "-t", pane, "Enter"]));
+    let code = eventually(&format!("the command in {pane} to finish"), || {
+        let rc = rc.clone();
+        async move { std::fs::read_to_string(rc).ok()?.trim().parse().ok() }
+    })
+    .await;
+    Ran {
+        code,
+        stdout: std::fs::read_to_string(out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(err).unwrap_or_default(),
+    }
+}
+
 // ------------------------------------------------------------- reports
 
 /// `agent report` typed into tmux panes: the daemon matches the caller
@@ -809,49 +854,6 @@ mod activity {
 mod report_in_panes {
     use super::*;
     use agenttower::pb;
-
-    /// What a command typed into a pane left behind.
-    struct Ran {
-        code: i32,
-        stdout: String,
-        stderr: String,
-    }
-
-    /// Types `env NAME=VALUE… agenttower --socket … args…` into tmux pane
-    /// `pane` (on this test's tmux server) and waits for it to finish.
-    async fn in_pane(d: &Daemon, pane: &str, env: &[(&str, &str)], args: &[&str]) -> Ran {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let base = d.dir.path().join(format!("ran{n}"));
-        let file = |ext: &str| base.with_extension(ext).display().to_string();
-        let quote = |s: &str| {
-            assert!(!s.contains('\''), "{s}");
-            format!("'{s}'")
-        };
-        let mut words: Vec<String> = vec!["env".into()];
-        words.extend(env.iter().map(|(k, v)| quote(&format!("{k}={v}"))));
-        words.push(quote(env!("CARGO_BIN_EXE_agenttower")));
-        words.push("--socket".into());
-        words.push(quote(&d.socket().display().to_string()));
-        words.extend(args.iter().map(|a| quote(a)));
-        let (out, err, tmp, rc) = (file("out"), file("err"), file("tmp"), file("rc"));
-        let line = format!(
-            "{} >{out} 2>{err}; echo $? >{tmp}; mv {tmp} {rc}",
-            words.join(" ")
-        );
-        tmux_ok(d.tmux(&["send-keys", "-t", pane, "-l", &line]));
-        tmux_ok(d.tmux(&["send-keys", "-t", pane, "Enter"]));
-        let code = eventually(&format!("the command in {pane} to finish"), || {
-            let rc = rc.clone();
-            async move { std::fs::read_to_string(rc).ok()?.trim().parse().ok() }
-        })
-        .await;
-        Ran {
-            code,
-            stdout: std::fs::read_to_string(out).unwrap_or_default(),
-            stderr: std::fs::read_to_string(err).unwrap_or_default(),
-        }
-    }
 
     fn assert_refused(ran: &Ran) {
         assert_eq!(ran.code, 4, "{}", ran.stderr);

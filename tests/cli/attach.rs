@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use agenttower::pb;
 use pty::PtyChild;
 
-use super::{cli, json};
+use super::{cli, in_pane, json};
 use crate::support::*;
 
 /// A pane of a layout answer, by label.
@@ -62,42 +62,6 @@ fn cli_command(d: &Daemon, args: &[&str]) -> Command {
     cmd
 }
 
-/// Types `agenttower --socket … args…` into tmux pane `pane` and waits for
-/// its exit code (the pane's shell writes it to a file).
-async fn typed_in(d: &Daemon, pane: &str, args: &[&str]) -> (i32, String) {
-    let quote = |s: &str| {
-        assert!(!s.contains('\''), "{s}");
-        format!("'{s}'")
-    };
-    let (rc, err) = (
-        d.dir.path().join("attach.rc"),
-        d.dir.path().join("attach.err"),
-    );
-    let tmp = d.dir.path().join("attach.tmp");
-    let mut words = vec![
-        quote(env!("CARGO_BIN_EXE_agenttower")),
-        "--socket".into(),
-        quote(&d.socket().display().to_string()),
-    ];
-    words.extend(args.iter().map(|a| quote(a)));
-    let line = format!(
-        "{} 2>{}; echo $? >{}; mv {} {}",
-        words.join(" "),
-        err.display(),
-        tmp.display(),
-        tmp.display(),
-        rc.display()
-    );
-    tmux_ok(d.tmux(&["send-keys", "-t", pane, "-l", &line]));
-    tmux_ok(d.tmux(&["send-keys", "-t", pane, "Enter"]));
-    let code = eventually(&format!("the command in {pane} to finish"), || {
-        let rc = rc.clone();
-        async move { std::fs::read_to_string(rc).ok()?.trim().parse().ok() }
-    })
-    .await;
-    (code, std::fs::read_to_string(err).unwrap_or_default())
-}
-
 #[tokio::test]
 async fn attach_switches_the_client_it_runs_in_and_outside_tmux_becomes_a_client() {
     let d = Daemon::start().await;
@@ -132,7 +96,8 @@ async fn attach_switches_the_client_it_runs_in_and_outside_tmux_becomes_a_client
     until_client_shows(&d, operator.pid(), &harness, &operator).await;
 
     // Typed by name inside that client: it switches to work.s1 and returns.
-    let (code, stderr) = typed_in(&d, &harness, &["attach", "work.s1"]).await;
+    let ran = in_pane(&d, &harness, &[], &["attach", "work.s1"]).await;
+    let (code, stderr) = (ran.code, ran.stderr);
     assert_eq!(code, 0, "{stderr}\n{}", d.log());
     until_client_shows(&d, operator.pid(), &s1.tmux_pane_id, &operator).await;
     // `tmux switch-client -l` (prefix + L) comes back.
