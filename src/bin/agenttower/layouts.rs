@@ -212,9 +212,7 @@ pub(crate) async fn layout(
                 .into_inner();
             out.show(&r, || {
                 if let Some(l) = &r.layout {
-                    output::layouts_table(std::slice::from_ref(l));
-                    println!();
-                    output::panes_table(&l.panes);
+                    output::layout_with_panes(l);
                 }
             });
             Ok(())
@@ -227,9 +225,7 @@ pub(crate) async fn layout(
                 .into_inner();
             out.show(&r, || {
                 if let Some(l) = &r.layout {
-                    output::layouts_table(std::slice::from_ref(l));
-                    println!();
-                    output::panes_table(&l.panes);
+                    output::layout_with_panes(l);
                 }
             });
             Ok(())

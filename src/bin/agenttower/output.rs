@@ -93,6 +93,13 @@ pub(crate) fn print_table(headers: &[&str], rows: impl IntoIterator<Item = Vec<S
     }
 }
 
+/// One layout's row, a blank line, then its panes (`layout get|remove`).
+pub(crate) fn layout_with_panes(layout: &pb::Layout) {
+    layouts_table(std::slice::from_ref(layout));
+    println!();
+    panes_table(&layout.panes);
+}
+
 pub(crate) fn layouts_table(layouts: &[pb::Layout]) {
     print_table(
         &[
