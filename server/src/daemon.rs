@@ -131,6 +131,7 @@ pub(crate) async fn run(paths: Paths) -> anyhow::Result<()> {
         }
     };
     drop(background);
+    svc.runtimes.close().await;
     tracing::info!("agenttowerd stopped");
     match failed {
         Some(e) => Err(e),
@@ -190,7 +191,7 @@ impl Background {
 /// Registers the built-in `local` container and the runtimes of every
 /// reachable container.
 async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<Runtimes> {
-    let runtimes = Runtimes::default();
+    let runtimes = Runtimes::new(crate::runtime::fault::Faults::from_env()?);
     let mut hosts = Vec::new();
     if config.local.enabled {
         hosts.push((
@@ -207,7 +208,8 @@ async fn register_containers(store: &Store, config: &Config) -> anyhow::Result<R
             .write(move |tx| containers::ensure_local(tx.conn, &key))
             .await
             .map_err(|e| anyhow::anyhow!("cannot register container {id}: {e:?}"))?;
-        runtimes.insert(&id, Arc::new(LocalRuntime::new(&id, socket)));
+        let control = runtimes.control(&id);
+        runtimes.insert(&id, Arc::new(LocalRuntime::new(&id, socket, control)));
     }
     Ok(runtimes)
 }

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::control::{Control, Launcher};
 use super::{Runtime, RuntimeError, run_command};
 use crate::config::DockerConfig;
 use crate::store::models::ContainerRow;
@@ -216,18 +218,44 @@ pub(crate) struct DockerRuntime {
     /// Bind mounts as of the last scan; `None` when not read yet (Docker
     /// does not let a container's mounts change while it exists).
     mounts: Option<Vec<Mount>>,
+    control: Arc<Control>,
 }
 
 impl DockerRuntime {
     /// The runtime of a registered container; `mounts` when known.
-    pub(crate) fn new(cli: DockerCli, row: &ContainerRow, mounts: Option<Vec<Mount>>) -> Self {
+    pub(crate) fn new(
+        cli: DockerCli,
+        row: &ContainerRow,
+        mounts: Option<Vec<Mount>>,
+        control: Arc<Control>,
+    ) -> Self {
         DockerRuntime {
             cli,
             id: row.id.clone(),
             name: row.name.clone(),
             user: row.user.clone(),
             mounts,
+            control,
         }
+    }
+}
+
+impl Launcher for DockerRuntime {
+    /// `docker exec [-i] [-u user] [-e LC_ALL=…] <id> tmux -u <args>`.
+    fn tmux_command(&self, args: &[String], interactive: bool) -> tokio::process::Command {
+        let mut argv: Vec<String> = vec!["exec".into()];
+        if interactive {
+            argv.push("-i".into());
+        }
+        if let Some(user) = &self.user {
+            argv.extend(["-u".into(), user.clone()]);
+        }
+        if let Some(locale) = &self.cli.locale {
+            argv.extend(["-e".into(), format!("LC_ALL={locale}")]);
+        }
+        argv.extend([self.id.clone(), "tmux".into(), "-u".into()]);
+        argv.extend(args.iter().cloned());
+        self.cli.command(argv)
     }
 }
 
@@ -242,16 +270,11 @@ impl Runtime for DockerRuntime {
     }
 
     async fn tmux(&self, args: Vec<String>, timeout: Duration) -> Result<String, RuntimeError> {
-        let mut argv: Vec<String> = vec!["exec".into()];
-        if let Some(user) = &self.user {
-            argv.extend(["-u".into(), user.clone()]);
-        }
-        if let Some(locale) = &self.cli.locale {
-            argv.extend(["-e".into(), format!("LC_ALL={locale}")]);
-        }
-        argv.extend([self.id.clone(), "tmux".into(), "-u".into()]);
-        argv.extend(args);
-        self.cli.run(argv, timeout).await
+        super::call(self, &self.control, args, timeout, classify).await
+    }
+
+    fn control(&self) -> &Arc<Control> {
+        &self.control
     }
 
     async fn log_target(&self, host_path: &Path) -> Result<PathBuf, String> {

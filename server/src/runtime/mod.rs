@@ -1,13 +1,18 @@
 //! The runtime seam (SPEC §3): how tmux commands reach a container. Everything
 //! above this trait — pipeline, recovery, scans — is runtime-agnostic.
 
+pub(crate) mod control;
 pub(crate) mod docker;
+pub(crate) mod fault;
 pub(crate) mod local;
 pub(crate) mod tmux;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use control::{Control, Launcher};
 
 /// A failed runtime call, classified for the retry policy of SPEC §8.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -27,6 +32,11 @@ pub(crate) enum RuntimeError {
     /// so were its panes, and the next call starts a new one).
     #[error("the tmux server exited: {0}")]
     ServerLost(String),
+    /// The control connection closed with the call in flight (transient:
+    /// the call may or may not have run; the retry's marker cleanup makes
+    /// that safe).
+    #[error("control connection lost: {0}")]
+    Disconnected(String),
     /// The container is gone or stopped (not transient): its tmux server
     /// and every pane in it went with it.
     #[error("container gone: {0}")]
@@ -42,7 +52,10 @@ impl RuntimeError {
     pub(crate) fn is_transient(&self) -> bool {
         matches!(
             self,
-            RuntimeError::Timeout(_) | RuntimeError::Unreachable(_) | RuntimeError::ServerLost(_)
+            RuntimeError::Timeout(_)
+                | RuntimeError::Unreachable(_)
+                | RuntimeError::ServerLost(_)
+                | RuntimeError::Disconnected(_)
         )
     }
 }
@@ -53,9 +66,13 @@ pub(crate) trait Runtime: Send + Sync + fmt::Debug {
     /// The tmux server these commands reach, as recorded on agents.
     fn tmux_socket(&self) -> String;
 
-    /// Runs `tmux <args>` and returns its stdout. Chained commands are
+    /// Runs `tmux <args>` and returns its stdout, over the server's control
+    /// connection when it is open (see `call`). Chained commands are
     /// separate `;` arguments (see `tmux::Chain`).
     async fn tmux(&self, args: Vec<String>, timeout: Duration) -> Result<String, RuntimeError>;
+
+    /// The server's control connection.
+    fn control(&self) -> &Arc<Control>;
 
     /// The directory under `<state dir>/logs/` holding this container's pane
     /// logs: a name the operator can put in a bind mount before the
@@ -65,6 +82,40 @@ pub(crate) trait Runtime: Send + Sync + fmt::Debug {
     /// The path under which tmux (inside the container) writes the host log
     /// file `host_path`, or why the host could not read it.
     async fn log_target(&self, host_path: &Path) -> Result<PathBuf, String>;
+}
+
+/// Runs one call: over the control connection when it is open or this call
+/// may open it (it may start the tmux server: a new session), else as one
+/// process, after which a call that found the server running opens the
+/// connection in the background. `classify` reads the one-process failures
+/// of this runtime.
+pub(crate) async fn call<L: Launcher + Clone + 'static>(
+    launcher: &L,
+    control: &Arc<Control>,
+    args: Vec<String>,
+    timeout: Duration,
+    classify: fn(RuntimeError) -> RuntimeError,
+) -> Result<String, RuntimeError> {
+    if let Some(conn) = control.connection(launcher, starts_server(&args)).await {
+        return conn.call(&args, timeout).await;
+    }
+    let out = run_command(launcher.tmux_command(&args, false), timeout)
+        .await
+        .map_err(classify);
+    if out.is_ok() {
+        control.open_soon(Arc::new(launcher.clone()));
+    }
+    out
+}
+
+/// Whether a call creates a session, which starts a tmux server when none
+/// runs. Only such a call opens a connection itself: opening attaches to
+/// the control session, which would start a server where none should be.
+fn starts_server(args: &[String]) -> bool {
+    args.first().is_some_and(|a| a == "new-session")
+        || args
+            .windows(2)
+            .any(|w| w[0] == ";" && w[1] == "new-session")
 }
 
 /// Runs `program args` with a time limit and classifies the outcome. Shared by

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::control::CONTROL_SESSION;
 use super::{Runtime, RuntimeError};
 
 /// tmux user option holding a pane's pending-marker token while it is created.
@@ -283,12 +284,16 @@ impl PaneInfo {
     }
 }
 
-/// Parses `list-panes -F PANE_FIELDS` output, skipping malformed lines.
+/// Parses `list-panes -F PANE_FIELDS` output, skipping malformed lines and
+/// the daemon's own control session, which is never a layout or an agent.
 pub(crate) fn parse_panes(out: &str) -> Vec<PaneInfo> {
     out.lines()
         .filter_map(|line| {
             let mut f = line.splitn(9, '\t');
             let session = f.next()?.to_string();
+            if session == CONTROL_SESSION {
+                return None;
+            }
             let pane_id = f.next()?.to_string();
             if !pane_id.starts_with('%') {
                 return None;
@@ -448,8 +453,8 @@ mod tests {
 
     #[test]
     fn pane_listing_parses_owner_server_and_titles_with_tabs() {
-        let out =
-            "w\t%3\t1\t7\t0\tp1\t9:1\t41\t@MANAGED:t:l\nw\t%4\t0\t\t1\t\t9:1\t42\ta\tb\ngarbage\n";
+        let out = "w\t%3\t1\t7\t0\tp1\t9:1\t41\t@MANAGED:t:l\nw\t%4\t0\t\t1\t\t9:1\t42\ta\tb\ngarbage\n\
+             agenttower+control\t%0\t0\t\t0\t\t9:1\t40\tcat\n";
         let panes = parse_panes(out);
         assert_eq!(panes.len(), 2);
         assert_eq!((panes[0].dead, panes[0].dead_status), (true, Some(7)));

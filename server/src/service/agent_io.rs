@@ -8,6 +8,7 @@ use super::Services;
 use crate::domain::PaneState;
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
+use crate::runtime::control::CONTROL_SESSION;
 use crate::runtime::tmux::{self, Chain, MARKER_OPTION, MARKER_PREFIX, Owner};
 use crate::store::{agents, panes};
 
@@ -74,6 +75,7 @@ impl Services {
                 let (current_command, marker, title) =
                     (f.next()?, f.next()?, f.next().unwrap_or(""));
                 if !pane_id.starts_with('%')
+                    || session == CONTROL_SESSION
                     || title.starts_with(MARKER_PREFIX)
                     || pending.contains(marker)
                 {

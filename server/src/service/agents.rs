@@ -7,6 +7,7 @@ use super::{Services, validate};
 use crate::domain::{Activity, Origin};
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
+use crate::runtime::control::CONTROL_SESSION;
 use crate::runtime::tmux::{
     self, Chain, MARKER_OPTION, MARKER_PREFIX, OWNER_OPTION, SERVER_FORMAT,
 };
@@ -117,7 +118,7 @@ impl Services {
                 "the daemon is creating this pane; it cannot be adopted",
             ));
         }
-        if !owner.is_empty() {
+        if !owner.is_empty() || session == CONTROL_SESSION {
             return Err(Error::validation(
                 "tmux_pane_id",
                 "the daemon created this pane; it is managed, not adoptable",

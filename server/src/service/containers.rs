@@ -109,6 +109,7 @@ impl Services {
                     docker.clone(),
                     &row,
                     Some(inspected.mounts),
+                    self.runtimes.control(&row.id),
                 )),
             );
         }
@@ -156,7 +157,12 @@ impl Services {
         for row in &rows {
             self.runtimes.insert(
                 &row.id,
-                Arc::new(DockerRuntime::new(docker.clone(), row, None)),
+                Arc::new(DockerRuntime::new(
+                    docker.clone(),
+                    row,
+                    None,
+                    self.runtimes.control(&row.id),
+                )),
             );
         }
         Ok(rows.len())

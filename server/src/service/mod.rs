@@ -32,12 +32,14 @@ pub(crate) mod records {
 }
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::config::catalog::{Catalog, CatalogCache};
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
+use crate::runtime::control::{Control, Doorbells};
+use crate::runtime::fault::{FaultRuntime, Faults};
 use crate::store::Store;
 use crate::store::models::ContainerRow;
 
@@ -85,18 +87,62 @@ impl Services {
 }
 
 /// The runtime of every container the daemon can reach. Container scans
-/// add to it while requests read it.
+/// add to it while requests read it. Each container's tmux control
+/// connection lives here too, so a scan that builds a new runtime keeps it.
 #[derive(Default)]
 pub(crate) struct Runtimes {
     by_container: RwLock<HashMap<String, Arc<dyn Runtime>>>,
+    controls: Mutex<HashMap<String, Arc<Control>>>,
+    /// What the control connections push, for the health watcher.
+    pub bells: Arc<Doorbells>,
+    /// Test faults (`AGENTTOWER_TEST_FAULTS`) wrapped around every runtime.
+    faults: Option<Arc<Faults>>,
 }
 
 impl Runtimes {
+    pub(crate) fn new(faults: Option<Arc<Faults>>) -> Self {
+        Runtimes {
+            faults,
+            ..Runtimes::default()
+        }
+    }
+
     pub(crate) fn insert(&self, container_id: &str, runtime: Arc<dyn Runtime>) {
+        let runtime = match &self.faults {
+            Some(faults) => Arc::new(FaultRuntime {
+                inner: runtime,
+                faults: Arc::clone(faults),
+            }),
+            None => runtime,
+        };
         self.by_container
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(container_id.to_string(), runtime);
+    }
+
+    /// The control connection of a container's tmux server.
+    pub(crate) fn control(&self, container_id: &str) -> Arc<Control> {
+        let mut controls = self.controls.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            controls
+                .entry(container_id.to_string())
+                .or_insert_with(|| Arc::new(Control::new(container_id, Arc::clone(&self.bells)))),
+        )
+    }
+
+    /// Closes every control connection (daemon shutdown).
+    pub(crate) async fn close(&self) {
+        let controls: Vec<Arc<Control>> = self
+            .controls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for control in controls {
+            control.close().await;
+        }
     }
 
     /// The runtime for a registered container.

@@ -110,13 +110,18 @@ impl Services {
         Ok(Reconciled::Done)
     }
 
-    /// The health watcher: every interval, one reconcile per container with
-    /// live panes, each run on that container's FIFO.
+    /// The health watcher: one reconcile per container with live panes,
+    /// each run on that container's FIFO, every interval (the safety net)
+    /// and as soon as a container's tmux server pushes a doorbell: a pane
+    /// died or went, or its control connection closed.
     pub(crate) async fn watch_health(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.config.health_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let rung = tokio::select! {
+                _ = tick.tick() => None,
+                rung = self.runtimes.bells.wait() => Some(rung),
+            };
             let containers = match self.store.read(watched_containers).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -124,6 +129,9 @@ impl Services {
                     continue;
                 }
             };
+            let containers = containers
+                .into_iter()
+                .filter(|c| rung.as_ref().is_none_or(|rung| rung.contains(c)));
             let mut tasks = tokio::task::JoinSet::new();
             for c in containers {
                 let svc = Arc::clone(&self);

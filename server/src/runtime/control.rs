@@ -1,0 +1,528 @@
+//! One live tmux connection per server (docs/architecture.md, "The control
+//! connection"): a `tmux -C` client attached to a small daemon-owned
+//! session, reached as a child process (locally) or one long-lived
+//! `docker exec -i` (in a bench container). A call is a line written on its
+//! stdin and the reply blocks read back, instead of a process per call.
+//!
+//! - Requests are pipelined. Each is followed by a sync command printing a
+//!   per-connection nonce; tmux runs one client's commands in order, so the
+//!   blocks up to the sync block are that request's reply, and each block's
+//!   `%begin`/`%end` pair is matched by its command number.
+//! - It is opened lazily, by the first call that may start a tmux server (a
+//!   new session) or, in the background, after any call found the server
+//!   running. A failed open is retried after a capped back-off; meanwhile,
+//!   calls fall back to one process each, and the log says so once.
+//! - A call in flight when the connection dies fails as `Disconnected`,
+//!   which the retry rules treat as transient.
+//! - Push: hooks on the server make every pane death or removal type a
+//!   newline into the control session's own pane (`cat`), whose `%output`
+//!   reaches this client. That is a doorbell: the health watcher then lists
+//!   the server once. The connection closing rings it too.
+
+pub(crate) mod wire;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{ChildStdin, ChildStdout};
+use tokio::sync::{Notify, Semaphore, oneshot};
+
+use super::RuntimeError;
+use wire::{Block, Framer, Item};
+
+/// The daemon-owned session the control client attaches to. `+` is not
+/// allowed in layout session names, so no layout can take it.
+pub(crate) const CONTROL_SESSION: &str = "agenttower+control";
+/// What runs in the control session's pane: it echoes each doorbell.
+const CONTROL_COMMAND: &str = "cat";
+/// The index of the daemon's entry in each hook array, so setting it again
+/// replaces it and leaves the operator's own hooks alone.
+const HOOK_INDEX: u32 = 4_171;
+/// Hooks that ring the doorbell: a pane's process exited (kept or not), a
+/// pane, window or session was killed.
+const HOOKS: [(&str, &str); 5] = [
+    ("-gw", "pane-died"),
+    ("-gw", "pane-exited"),
+    ("-g", "after-kill-pane"),
+    ("-g", "window-unlinked"),
+    ("-g", "session-closed"),
+];
+/// Requests written and not yet answered, at most; a caller past it waits.
+const MAX_IN_FLIGHT: usize = 256;
+/// How long opening may take (the `docker exec` start included).
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first and the longest wait before opening again after a failure.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+/// Containers whose tmux server pushed something (a doorbell), waiting for
+/// the health watcher. A set: ten rings before the watcher wakes are one.
+#[derive(Debug, Default)]
+pub(crate) struct Doorbells {
+    rung: Mutex<BTreeSet<String>>,
+    notify: Notify,
+}
+
+impl Doorbells {
+    pub(crate) fn ring(&self, container_id: &str) {
+        self.rung
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(container_id.to_string());
+        self.notify.notify_one();
+    }
+
+    /// Waits for at least one ring and takes every container rung so far.
+    pub(crate) async fn wait(&self) -> BTreeSet<String> {
+        loop {
+            let rung =
+                std::mem::take(&mut *self.rung.lock().unwrap_or_else(PoisonError::into_inner));
+            if !rung.is_empty() {
+                return rung;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// How to start processes that reach one tmux server: the runtime's side of
+/// the connection.
+pub(crate) trait Launcher: Send + Sync {
+    /// `tmux <args>` (or `docker exec … tmux <args>`), stdin left to the
+    /// caller.
+    fn tmux_command(&self, args: &[String], interactive: bool) -> tokio::process::Command;
+}
+
+/// The control connection of one tmux server, kept across container scans.
+#[derive(Debug)]
+pub(crate) struct Control {
+    /// The container it serves: what the doorbell names.
+    container_id: String,
+    bells: Arc<Doorbells>,
+    slot: tokio::sync::Mutex<Slot>,
+    /// The one-time "falling back" warning was logged.
+    warned: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    conn: Option<Arc<Conn>>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+impl Control {
+    pub(crate) fn new(container_id: &str, bells: Arc<Doorbells>) -> Self {
+        Control {
+            container_id: container_id.to_string(),
+            bells,
+            slot: Default::default(),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The open connection, opening it first when `open` and the back-off
+    /// allows; `None` means "use one process for this call".
+    pub(crate) async fn connection(
+        self: &Arc<Self>,
+        launcher: &dyn Launcher,
+        open: bool,
+    ) -> Option<Arc<Conn>> {
+        let mut slot = self.slot.lock().await;
+        if let Some(conn) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
+            return Some(Arc::clone(conn));
+        }
+        slot.conn = None;
+        if !open || slot.retry_at.is_some_and(|at| Instant::now() < at) {
+            return None;
+        }
+        match Conn::open(launcher, &self.container_id, Arc::clone(&self.bells)).await {
+            Ok(conn) => {
+                if slot.failures > 0 {
+                    tracing::info!(container_id = %self.container_id, "tmux control connection open again");
+                }
+                tracing::debug!(container_id = %self.container_id, pid = ?conn.pid, "tmux control connection open");
+                slot.failures = 0;
+                slot.retry_at = None;
+                slot.conn = Some(Arc::clone(&conn));
+                Some(conn)
+            }
+            Err(e) => {
+                let wait =
+                    BACKOFF_CAP.min(BACKOFF_BASE * 2u32.saturating_pow(slot.failures.min(16)));
+                slot.failures += 1;
+                slot.retry_at = Some(Instant::now() + wait);
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(container_id = %self.container_id, error = %e,
+                        "cannot open a tmux control connection; running one tmux process per call until it opens");
+                } else {
+                    tracing::debug!(container_id = %self.container_id, error = %e, retry_in = ?wait,
+                        "tmux control connection still unavailable");
+                }
+                None
+            }
+        }
+    }
+
+    /// Opens the connection in the background (after a call found the
+    /// server running), unless it is open or backing off.
+    pub(crate) fn open_soon(self: &Arc<Self>, launcher: Arc<dyn Launcher>) {
+        let control = Arc::clone(self);
+        tokio::spawn(async move {
+            control.connection(launcher.as_ref(), true).await;
+        });
+    }
+
+    /// Kills the control client process, as a crash would (fault tests).
+    pub(crate) async fn kill(&self) {
+        if let Some(conn) = &self.slot.lock().await.conn {
+            conn.kill();
+        }
+    }
+
+    /// Removes the control session and closes the connection (daemon
+    /// shutdown): a server with no other session exits, as it did before.
+    pub(crate) async fn close(&self) {
+        let Some(conn) = self.slot.lock().await.conn.take() else {
+            return;
+        };
+        let kill = vec![
+            "kill-session".to_string(),
+            "-t".into(),
+            format!("={CONTROL_SESSION}"),
+        ];
+        let _ = conn.call(&kill, Duration::from_secs(1)).await;
+        conn.kill();
+    }
+}
+
+/// One open control client.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pid: Option<u32>,
+    child: Mutex<Option<tokio::process::Child>>,
+    stdin: tokio::sync::Mutex<ChildStdin>,
+    waiting: Mutex<Waiting>,
+    in_flight: Semaphore,
+    /// The sync command's line and what it prints.
+    sync_line: String,
+    sync_text: String,
+}
+
+#[derive(Debug, Default)]
+struct Waiting {
+    closed: bool,
+    queue: VecDeque<oneshot::Sender<Result<Vec<Block>, RuntimeError>>>,
+}
+
+impl Conn {
+    async fn open(
+        launcher: &dyn Launcher,
+        container_id: &str,
+        bells: Arc<Doorbells>,
+    ) -> Result<Arc<Conn>, RuntimeError> {
+        let args: Vec<String> = [
+            "-C",
+            "new-session",
+            "-A",
+            "-s",
+            CONTROL_SESSION,
+            CONTROL_COMMAND,
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut cmd = launcher.tmux_command(&args, true);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| RuntimeError::Unreachable(format!("cannot start tmux -C: {e}")))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(RuntimeError::Unreachable("tmux -C has no pipes".into()));
+        };
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let sync_text = format!("agenttower-sync-{nonce}");
+        let conn = Arc::new(Conn {
+            pid: child.id(),
+            child: Mutex::new(Some(child)),
+            stdin: tokio::sync::Mutex::new(stdin),
+            waiting: Mutex::default(),
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            sync_line: wire::line(&["display-message".into(), "-p".into(), sync_text.clone()]),
+            sync_text,
+        });
+        tokio::spawn(read_replies(
+            Arc::clone(&conn),
+            stdout,
+            container_id.to_string(),
+            bells,
+        ));
+        // The attach command's own block comes first; it joins this reply.
+        let pane = tokio::time::timeout(OPEN_TIMEOUT, conn.call(&pane_query(), OPEN_TIMEOUT))
+            .await
+            .map_err(|_| RuntimeError::Timeout(OPEN_TIMEOUT))
+            .and_then(|r| r)
+            .inspect_err(|_| conn.kill())?;
+        let pane = pane
+            .trim()
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !pane.starts_with('%') {
+            conn.kill();
+            return Err(RuntimeError::Unreachable(format!(
+                "the control session has no pane: {pane:?}"
+            )));
+        }
+        conn.call(&hooks(&pane), OPEN_TIMEOUT)
+            .await
+            .inspect_err(|_| conn.kill())?;
+        Ok(conn)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed
+    }
+
+    fn kill(&self) {
+        if let Some(child) = self
+            .child
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            let _ = child.start_kill();
+        }
+    }
+
+    /// Runs one call's argv and returns what it printed, as a one-shot
+    /// `tmux` would: a failing command fails the call, its message the
+    /// error, and what earlier commands printed kept as `stdout`.
+    pub(crate) async fn call(
+        &self,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<String, RuntimeError> {
+        let work = async {
+            let _permit = self
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|_| RuntimeError::Disconnected("closed".into()))?;
+            let (tx, rx) = oneshot::channel();
+            {
+                let mut stdin = self.stdin.lock().await;
+                {
+                    let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                    if waiting.closed {
+                        return Err(RuntimeError::Disconnected(
+                            "the control connection closed".into(),
+                        ));
+                    }
+                    waiting.queue.push_back(tx);
+                }
+                let text = format!("{}\n{}\n", wire::line(args), self.sync_line);
+                if let Err(e) = async {
+                    stdin.write_all(text.as_bytes()).await?;
+                    stdin.flush().await
+                }
+                .await
+                {
+                    self.kill();
+                    return Err(RuntimeError::Disconnected(format!("cannot write: {e}")));
+                }
+            }
+            rx.await
+                .map_err(|_| RuntimeError::Disconnected("the control connection closed".into()))?
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(blocks) => reply(blocks?),
+            Err(_) => {
+                // Replies come in order: a stuck reply holds up every later
+                // one. Drop the connection; the next call opens a new one.
+                self.kill();
+                Err(RuntimeError::Timeout(timeout))
+            }
+        }
+    }
+}
+
+/// The control pane's id, asked of the session the client is attached to.
+fn pane_query() -> Vec<String> {
+    [
+        "display-message",
+        "-p",
+        "-t",
+        &format!("={CONTROL_SESSION}:"),
+        "#{pane_id}",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The hooks that type a doorbell into the control pane `pane`.
+fn hooks(pane: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    for (scope, hook) in HOOKS {
+        if !args.is_empty() {
+            args.push(";".to_string());
+        }
+        args.extend([
+            "set-hook".to_string(),
+            scope.into(),
+            format!("{hook}[{HOOK_INDEX}]"),
+            format!("send-keys -t {pane} Enter"),
+        ]);
+    }
+    args
+}
+
+/// A request's blocks as one-shot tmux would report them.
+fn reply(blocks: Vec<Block>) -> Result<String, RuntimeError> {
+    let mut stdout = String::new();
+    let mut errors = Vec::new();
+    for block in blocks {
+        if block.failed {
+            errors.extend(block.lines);
+        } else {
+            for line in block.lines {
+                stdout.push_str(&line);
+                stdout.push('\n');
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(stdout)
+    } else {
+        Err(RuntimeError::Failed {
+            message: errors.join("\n"),
+            stdout,
+        })
+    }
+}
+
+/// The reader of one connection: blocks go to the oldest waiting request,
+/// the sync block completes it, `%output` rings the doorbell. At the end of
+/// the stream every waiting request fails and the doorbell rings: the
+/// server, the container or the client went.
+async fn read_replies(
+    conn: Arc<Conn>,
+    stdout: ChildStdout,
+    container_id: String,
+    bells: Arc<Doorbells>,
+) {
+    let mut lines = BufReader::new(stdout);
+    let mut framer = Framer::default();
+    let mut collected: Vec<Block> = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match lines.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        match framer.feed(line) {
+            Some(Item::Block(block)) => {
+                if !block.failed && block.lines.len() == 1 && block.lines[0] == conn.sync_text {
+                    let done = std::mem::take(&mut collected);
+                    let waiter = conn
+                        .waiting
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .queue
+                        .pop_front();
+                    if let Some(tx) = waiter {
+                        let _ = tx.send(Ok(done));
+                    }
+                } else {
+                    collected.push(block);
+                }
+            }
+            Some(Item::Output) => bells.ring(&container_id),
+            Some(Item::Exit) | None => {}
+        }
+    }
+    let waiters = {
+        let mut waiting = conn.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.closed = true;
+        std::mem::take(&mut waiting.queue)
+    };
+    for tx in waiters {
+        let _ = tx.send(Err(RuntimeError::Disconnected(
+            "the control connection closed with the call in flight".into(),
+        )));
+    }
+    conn.kill();
+    if let Some(mut child) = conn
+        .child
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        // Reap it; it was killed or has exited.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+    }
+    tracing::info!(container_id, "tmux control connection closed");
+    bells.ring(&container_id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_read_like_one_shot_tmux() {
+        let ok = |l: &[&str]| Block {
+            failed: false,
+            lines: l.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(reply(vec![ok(&[]), ok(&["%3"])]).unwrap(), "%3\n");
+        let failed = Block {
+            failed: true,
+            lines: vec!["can't find pane: %9".into()],
+        };
+        match reply(vec![ok(&["a"]), failed]) {
+            Err(RuntimeError::Failed { message, stdout }) => {
+                assert_eq!(
+                    (message.as_str(), stdout.as_str()),
+                    ("can't find pane: %9", "a\n")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hooks_ring_the_control_pane_and_keep_their_own_slot() {
+        let line = wire::line(&hooks("%7"));
+        assert_eq!(line.matches("set-hook").count(), HOOKS.len());
+        // `[` and `]` reach tmux as octal escapes: `pane-died[4171]`.
+        assert!(line.contains(r#""pane-died\1334171\135""#), "{line}");
+        assert!(line.contains(r#""send-keys -t %7 Enter""#), "{line}");
+    }
+
+    #[tokio::test]
+    async fn doorbells_coalesce() {
+        let bells = Doorbells::default();
+        bells.ring("a");
+        bells.ring("a");
+        bells.ring("b");
+        assert_eq!(
+            bells.wait().await.into_iter().collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+    }
+}
