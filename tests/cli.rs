@@ -249,7 +249,7 @@ async fn pane_remove_recreate_and_layout_remove() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(json(&out)["layout"]["state"], "LAYOUT_STATE_REMOVED");
-    let left = d.tmux(&["list-panes", "-a"]);
+    let left = d.tmux(&["list-panes", "-a", "-f", NOT_CONTROL]);
     assert!(
         !left.status.success() || left.stdout.is_empty(),
         "tmux panes left behind"

@@ -8,6 +8,8 @@
 
 mod support;
 
+#[path = "docker/control.rs"]
+mod control;
 #[path = "docker/names.rs"]
 mod names;
 
@@ -300,7 +302,12 @@ async fn two_containers_create_in_parallel_and_a_stopped_one_fails_only_its_pane
     for p in panes(&sb) {
         assert_eq!(p.state(), pb::PaneState::Failed, "{p:#?}");
     }
-    assert_eq!(a.tmux(&["list-panes", "-a"]).lines().count(), 3);
+    assert_eq!(
+        a.tmux(&["list-panes", "-a", "-f", NOT_CONTROL])
+            .lines()
+            .count(),
+        3
+    );
 
     // The registry keeps the stopped container, marked.
     let rows = scan(&d).await.containers;
@@ -440,7 +447,12 @@ async fn the_cli_inside_a_container_acts_only_on_its_own_container() {
         still.layout.as_ref().unwrap().state(),
         pb::LayoutState::Ready
     );
-    assert_eq!(b.tmux(&["list-panes", "-a"]).lines().count(), 3);
+    assert_eq!(
+        b.tmux(&["list-panes", "-a", "-f", NOT_CONTROL])
+            .lines()
+            .count(),
+        3
+    );
     // The ManagedSessions surface still answers A.
     let v = stdout_json(&a.cli(SOCKET_IN, &["--json", "version"]));
     assert_eq!(v["api_version"], "agenttower.v1");

@@ -23,8 +23,8 @@ fn labelled<'a>(l: &'a pb::GetLayoutResponse, label: &str) -> &'a pb::Pane {
 
 /// `client_pid pane_id` of every client of the daemon's tmux server.
 fn clients(d: &Daemon) -> Vec<(u32, String)> {
-    tmux_ok(d.tmux(&["list-clients", "-F", "#{client_pid} #{pane_id}"]))
-        .lines()
+    clients_on(&d.tmux_socket(), "#{client_pid} #{pane_id}")
+        .iter()
         .filter_map(|l| {
             let (pid, pane) = l.split_once(' ')?;
             Some((pid.parse().ok()?, pane.to_string()))

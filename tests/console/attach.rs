@@ -58,11 +58,7 @@ async fn enter_attaches_to_the_pane_and_detaching_comes_back() {
         s.lines().any(|l| l.starts_with("[att]")) && !s.contains("AgentTower")
     })
     .await;
-    let clients = || {
-        tmux_ok(tmux_on(&local, &["list-clients", "-F", "#{pane_id}"]))
-            .trim()
-            .to_string()
-    };
+    let clients = || clients_on(&local, "#{pane_id}").join("\n");
     eventually("a client on att.s1", || {
         let on = clients();
         let want = s1.clone();
@@ -165,14 +161,7 @@ async fn inside_the_agents_server_enter_switches_the_client() {
             "=ui",
         ],
     ));
-    let clients = || {
-        tmux_ok(tmux_on(
-            &ui,
-            &["list-clients", "-F", "#{session_name} #{pane_id}"],
-        ))
-        .trim()
-        .to_string()
-    };
+    let clients = || clients_on(&ui, "#{session_name} #{pane_id}").join("\n");
     eventually("the operator's client on the console", || {
         let on = clients();
         async move { on.starts_with("ui ").then_some(()) }

@@ -201,6 +201,8 @@ async fn two_layouts_of_one_template_coexist_in_one_container() {
     assert_eq!(labels(&b), ["beta.m1", "beta.s1", "beta.s2"]);
     let sessions = tmux_ok(d.tmux(&[
         "list-sessions",
+        "-f",
+        NOT_CONTROL,
         "-F",
         "#{session_name} #{session_windows} #{window_panes}",
     ]));
@@ -315,7 +317,7 @@ async fn the_same_idempotency_key_replays_one_layout() {
         .count();
     assert_eq!(created, 1);
     assert_eq!(
-        tmux_ok(d.tmux(&["list-sessions", "-F", "#{session_name}"])).trim(),
+        tmux_ok(d.tmux(&["list-sessions", "-f", NOT_CONTROL, "-F", "#{session_name}"])).trim(),
         "idem"
     );
 }

@@ -12,6 +12,7 @@ mod authority;
 mod bench;
 mod catalog;
 mod config;
+mod control;
 mod create;
 mod daemon;
 mod escaping;

@@ -111,15 +111,27 @@ async fn after_a_tmux_restart_the_daemon_touches_only_its_own_panes() {
     let old_id = old.layout.as_ref().unwrap().layout_id.clone();
     d.until_panes_gone(&old_id).await;
 
-    // The operator's own session now has the id old.m1 had.
-    let mine = tmux_ok(d.tmux(&["new-session", "-d", "-s", "mine", "-P", "-F", "#{pane_id}"]))
-        .trim()
-        .to_string();
-    assert_eq!(
-        mine,
-        label(&old, ".m1").tmux_pane_id,
-        "the scenario reuses %N"
-    );
+    // The operator's own session now has the id old.m1 had. tmux numbers
+    // panes from %0 again, but the daemon's control session took one of the
+    // first ids: the operator makes panes up to m1's number in one command
+    // (no other client's command runs in between), the last one is `mine`.
+    let m1_id = label(&old, ".m1").tmux_pane_id.clone();
+    let n: usize = m1_id[1..].parse().unwrap();
+    let mut args = vec!["new-session", "-d", "-s", "mine", "-P", "-F", "#{pane_id}"];
+    for _ in 0..n {
+        args.extend([
+            ";",
+            "split-window",
+            "-t",
+            "=mine:",
+            "-P",
+            "-F",
+            "#{pane_id}",
+        ]);
+    }
+    let made = tmux_ok(d.tmux(&args));
+    let mine = made.lines().last().unwrap_or_default().to_string();
+    assert_eq!(mine, m1_id, "the scenario reuses %N: {made:?}");
 
     // A layout created after the restart gets ids the old agents held, and
     // registers every pane.

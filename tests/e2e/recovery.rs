@@ -36,10 +36,7 @@ async fn kill_9_during_a_spawn_then_restart_settles_every_pane_once() {
         assert!(!p.pending_marker);
     }
     // Never re-spawned: still the same three tmux panes, no agents invented.
-    let tmux: Vec<String> = tmux_ok(d.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]))
-        .lines()
-        .map(String::from)
-        .collect();
+    let tmux = d.tmux_panes();
     assert_eq!(tmux.len(), 3, "{tmux:?}");
     let ids: HashSet<_> = got.panes().iter().map(|p| p.tmux_pane_id.clone()).collect();
     assert_eq!(ids, tmux.into_iter().collect::<HashSet<_>>());

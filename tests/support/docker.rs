@@ -242,6 +242,15 @@ impl Bench {
     pub fn kill(&self) {
         docker_ok(&["kill", &self.name]);
     }
+
+    /// `docker stop` (a second's grace) and `docker start`: the same
+    /// container, its processes gone and started again.
+    pub fn stop(&self) {
+        docker_ok(&["stop", "-t", "1", &self.name]);
+    }
+    pub fn start(&self) {
+        docker_ok(&["start", &self.name]);
+    }
 }
 
 impl Drop for Bench {

@@ -5,6 +5,12 @@
 
 #![allow(dead_code)]
 
+/// The daemon's own tmux session (docs/architecture.md, "The control
+/// connection"): infrastructure in every server it talks to, never a layout.
+pub const CONTROL_SESSION: &str = "agenttower+control";
+/// A `list-panes` / `list-sessions` filter (`-f`) leaving it out.
+pub const NOT_CONTROL: &str = "#{!=:#{session_name},agenttower+control}";
+
 pub mod docker;
 
 use std::path::{Path, PathBuf};
@@ -313,9 +319,10 @@ impl Daemon {
         tmux_on(&self.tmux_socket(), args)
     }
 
-    /// `%N` of every pane of this test's tmux server.
+    /// `%N` of every pane of this test's tmux server but the daemon's own
+    /// control session.
     pub fn tmux_panes(&self) -> Vec<String> {
-        let out = self.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
+        let out = self.tmux(&["list-panes", "-a", "-f", NOT_CONTROL, "-F", "#{pane_id}"]);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(String::from)
@@ -491,6 +498,24 @@ impl Drop for Daemon {
             }
         }
     }
+}
+
+/// `format` of each client of the tmux server at `socket` but control-mode
+/// ones (the daemon's own), one line each.
+pub fn clients_on(socket: &Path, format: &str) -> Vec<String> {
+    let out = tmux_on(
+        socket,
+        &[
+            "list-clients",
+            "-F",
+            &format!("#{{client_control_mode}}\t{format}"),
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("0\t"))
+        .map(String::from)
+        .collect()
 }
 
 /// Runs tmux on an explicit socket.
