@@ -130,6 +130,30 @@ impl Bench {
             .map_or(0.0, |kib| kib / 1024.0)
     }
 
+    /// CPU time the daemon has used so far (user + system), from
+    /// `/proc/<pid>/stat`.
+    pub(crate) fn cpu_time(&self) -> Duration {
+        let ticks = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .ok()
+            .and_then(|stat| {
+                let fields: Vec<u64> = stat
+                    .rsplit_once(") ")?
+                    .1
+                    .split(' ')
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                Some(fields.iter().sum::<u64>())
+            })
+            .unwrap_or(0);
+        let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .unwrap_or(100) as f64;
+        Duration::from_secs_f64(ticks as f64 / per_second)
+    }
+
     pub(crate) async fn client(&self) -> anyhow::Result<ManagedSessionsServiceClient> {
         Ok(ManagedSessionsServiceClient::new(
             agenttower::client::connect(self.socket()).await?,

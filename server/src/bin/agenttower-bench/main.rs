@@ -12,6 +12,7 @@
 
 mod activity;
 mod agent;
+mod control;
 mod daemon;
 mod measure;
 mod scenarios;
