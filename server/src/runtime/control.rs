@@ -17,7 +17,9 @@
 //! - Push: hooks on the server make every pane death or removal type a
 //!   newline into the control session's own pane (`cat`), whose `%output`
 //!   reaches this client. That is a doorbell: the health watcher then lists
-//!   the server once. The connection closing rings it too.
+//!   the server once. A subscription to the dead panes of every session
+//!   rings it for the deaths tmux has no hook for, within a second; the
+//!   connection closing rings it too.
 
 pub(crate) mod wire;
 
@@ -50,6 +52,11 @@ const HOOKS: [(&str, &str); 5] = [
     ("-g", "window-unlinked"),
     ("-g", "session-closed"),
 ];
+/// A subscription (`refresh-client -B`) to the dead panes of every session:
+/// tmux re-evaluates it once a second and says when it changed. It catches
+/// the deaths no hook reports: tmux 3.3a skips `pane-died` when the pane's
+/// `pipe-pane` still holds unwritten output as its process is reaped.
+const DEAD_PANES: &str = "agenttower-dead::#{S:#{W:#{P:#{?pane_dead,#{pane_id} ,}}}}";
 /// Requests written and not yet answered, at most; a caller past it waits.
 const MAX_IN_FLIGHT: usize = 256;
 /// How long opening may take (the `docker exec` start included).
@@ -369,9 +376,12 @@ fn pane_query() -> Vec<String> {
     .to_vec()
 }
 
-/// The hooks that type a doorbell into the control pane `pane`.
+/// The hooks that type a doorbell into the control pane `pane`, and the
+/// dead-pane subscription.
 fn hooks(pane: &str) -> Vec<String> {
-    let mut args = Vec::new();
+    let mut args: Vec<String> = ["refresh-client", "-B", DEAD_PANES]
+        .map(String::from)
+        .to_vec();
     for (scope, hook) in HOOKS {
         if !args.is_empty() {
             args.push(";".to_string());
@@ -449,7 +459,10 @@ async fn read_replies(
                     collected.push(block);
                 }
             }
-            Some(Item::Output) => bells.ring(&container_id),
+            Some(Item::Bell) => {
+                tracing::trace!(container_id, "doorbell");
+                bells.ring(&container_id);
+            }
             Some(Item::Exit) | None => {}
         }
     }
@@ -509,6 +522,7 @@ mod tests {
     fn hooks_ring_the_control_pane_and_keep_their_own_slot() {
         let line = wire::line(&hooks("%7"));
         assert_eq!(line.matches("set-hook").count(), HOOKS.len());
+        assert!(line.starts_with("refresh-client -B "), "{line}");
         // `[` and `]` reach tmux as octal escapes: `pane-died[4171]`.
         assert!(line.contains(r#""pane-died\1334171\135""#), "{line}");
         assert!(line.contains(r#""send-keys -t %7 Enter""#), "{line}");

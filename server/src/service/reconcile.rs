@@ -129,6 +129,7 @@ impl Services {
                     continue;
                 }
             };
+            tracing::trace!(?rung, ?containers, "health watcher woken");
             let containers = containers
                 .into_iter()
                 .filter(|c| rung.as_ref().is_none_or(|rung| rung.contains(c)));

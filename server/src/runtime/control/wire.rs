@@ -68,8 +68,9 @@ pub(crate) struct Block {
 pub(crate) enum Item {
     /// A reply block closed.
     Block(Block),
-    /// `%output`: a pane of the attached (control) session printed.
-    Output,
+    /// A doorbell: `%output` (a pane of the attached control session
+    /// printed) or `%subscription-changed`.
+    Bell,
     /// `%exit`: the server is detaching this client.
     Exit,
 }
@@ -133,8 +134,11 @@ impl Framer {
                 overflow: false,
             });
             None
-        } else if line.starts_with("%output ") || line.starts_with("%extended-output ") {
-            Some(Item::Output)
+        } else if ["%output ", "%extended-output ", "%subscription-changed "]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
+            Some(Item::Bell)
         } else if line == "%exit" || line.starts_with("%exit ") {
             Some(Item::Exit)
         } else {
@@ -191,7 +195,8 @@ mod tests {
         let items = feed(
             &mut f,
             "%begin 1 10 1\n%end 1 99 1\nout\n%end 1 10 1\n%output %0 x\n\
-             %begin 2 11 1\ncan't find pane: %9\n%error 2 11 1\n%sessions-changed\n%exit\n",
+             %begin 2 11 1\ncan't find pane: %9\n%error 2 11 1\n%sessions-changed\n\
+             %subscription-changed agenttower-dead $0 - - - : %3 \n%exit\n",
         );
         assert_eq!(
             items,
@@ -200,11 +205,12 @@ mod tests {
                     failed: false,
                     lines: vec!["%end 1 99 1".into(), "out".into()]
                 }),
-                Item::Output,
+                Item::Bell,
                 Item::Block(Block {
                     failed: true,
                     lines: vec!["can't find pane: %9".into()]
                 }),
+                Item::Bell,
                 Item::Exit,
             ]
         );
