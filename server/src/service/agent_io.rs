@@ -8,8 +8,8 @@ use super::Services;
 use crate::domain::PaneState;
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
-use crate::runtime::control::CONTROL_SESSION;
-use crate::runtime::tmux::{self, Chain, MARKER_OPTION, MARKER_PREFIX, Owner};
+use crate::runtime::tmux::ops::{self, Typed};
+use crate::runtime::tmux::{MARKER_PREFIX, Owner};
 use crate::store::{agents, panes};
 
 /// Longest text SendInput types.
@@ -36,19 +36,8 @@ impl Services {
     pub(crate) async fn scan_panes(&self, container: &str) -> Result<Vec<Scanned>> {
         let container = self.container(container).await?;
         let rt = self.runtimes.get(&container.id)?;
-        let mut chain = Chain::new();
-        chain.cmd([
-            "list-panes",
-            "-a",
-            "-F",
-            &format!(
-                "#{{session_name}}\t#{{pane_id}}\t#{{pane_current_command}}\t#{{{MARKER_OPTION}}}\t#{{pane_title}}"
-            ),
-        ]);
-        let out = match tmux::run(rt.as_ref(), chain, self.config.stage_timeout()).await {
-            Ok(out) => out,
-            // No tmux server: no panes.
-            Err(RuntimeError::NoServer) => String::new(),
+        let listed = match ops::list_panes(rt.as_ref(), self.config.stage_timeout()).await {
+            Ok(panes) => panes,
             Err(RuntimeError::Gone(_)) => return Err(not_running(&container.id)),
             Err(e) => return Err(Error::internal(e)),
         };
@@ -67,27 +56,15 @@ impl Services {
                 Ok((pending, agents))
             })
             .await?;
-        Ok(out
-            .lines()
-            .filter_map(|line| {
-                let mut f = line.splitn(5, '\t');
-                let (session, pane_id) = (f.next()?, f.next()?);
-                let (current_command, marker, title) =
-                    (f.next()?, f.next()?, f.next().unwrap_or(""));
-                if !pane_id.starts_with('%')
-                    || session == CONTROL_SESSION
-                    || title.starts_with(MARKER_PREFIX)
-                    || pending.contains(marker)
-                {
-                    return None;
-                }
-                Some(Scanned {
-                    session: session.to_string(),
-                    pane_id: pane_id.to_string(),
-                    title: title.to_string(),
-                    current_command: current_command.to_string(),
-                    agent_id: agents.get(pane_id).cloned(),
-                })
+        Ok(listed
+            .into_iter()
+            .filter(|p| !p.title.starts_with(MARKER_PREFIX) && !pending.contains(&p.marker))
+            .map(|p| Scanned {
+                agent_id: agents.get(&p.pane_id).cloned(),
+                session: p.session,
+                pane_id: p.pane_id,
+                title: p.title,
+                current_command: p.current_command,
             })
             .collect())
     }
@@ -157,37 +134,26 @@ impl Services {
             }
         };
         let rt = self.runtimes.get(&agent.container_id)?;
-        let target = agent.tmux_pane_id.as_str();
-        let mut chain = Chain::new();
-        for chunk in chunks(text, KEYS_CHUNK_BYTES) {
-            chain.guarded(
-                target,
-                &owner,
-                ["send-keys", "-t", target, "-l", "--", chunk],
-            );
-        }
-        if !no_enter {
-            chain.guarded(target, &owner, ["send-keys", "-t", target, "Enter"]);
-        }
-        if chain.is_empty() {
-            return Ok(());
-        }
-        let gone = || {
-            Error::validation(
+        let enter = !no_enter;
+        let typed = ops::send_keys(
+            rt.as_ref(),
+            &agent.tmux_pane_id,
+            &owner,
+            &chunks(text, KEYS_CHUNK_BYTES),
+            enter,
+            self.config.stage_timeout(),
+        )
+        .await
+        .map_err(Error::internal)?;
+        match typed {
+            Typed::Done => Ok(()),
+            Typed::Gone => Err(Error::validation(
                 "agent_id",
                 format!(
                     "the pane {} of agent {agent_id} no longer exists",
                     agent.tmux_pane_id
                 ),
-            )
-        };
-        match tmux::run(rt.as_ref(), chain, self.config.stage_timeout()).await {
-            Ok(out) if tmux::foreign_panes(&out).is_empty() => Ok(()),
-            Ok(_) | Err(RuntimeError::NoServer | RuntimeError::Gone(_)) => Err(gone()),
-            Err(RuntimeError::Failed { message, .. }) if tmux::only_missing(&message) => {
-                Err(gone())
-            }
-            Err(e) => Err(Error::internal(e)),
+            )),
         }
     }
 }

@@ -7,10 +7,7 @@ use super::{Services, validate};
 use crate::domain::{Activity, Origin};
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
-use crate::runtime::control::CONTROL_SESSION;
-use crate::runtime::tmux::{
-    self, Chain, MARKER_OPTION, MARKER_PREFIX, OWNER_OPTION, SERVER_FORMAT,
-};
+use crate::runtime::tmux::{MARKER_PREFIX, ops};
 use crate::store::agents::{self, AgentFilter};
 use crate::store::constraint_violation;
 use crate::store::models::AgentRow;
@@ -73,52 +70,29 @@ impl Services {
         validate::field_identifier("label", &req.label)?;
         let container = self.container(&req.container_id).await?;
         let rt = self.runtimes.get(&container.id)?;
-        let mut chain = Chain::new();
-        chain.cmd([
-            "display-message",
-            "-p",
-            "-t",
-            id.as_str(),
-            &format!(
-                "#{{session_name}}\t{SERVER_FORMAT}\t#{{{OWNER_OPTION}}}\t#{{{MARKER_OPTION}}}\t#{{pane_pid}}\t#{{pane_title}}"
-            ),
-        ]);
-        let out = match tmux::run(rt.as_ref(), chain, self.config.stage_timeout()).await {
-            Ok(out) => out,
+        // The daemon's own control pane is never listed: it is no pane here.
+        let found = match ops::pane(rt.as_ref(), id, self.config.stage_timeout()).await {
+            Ok(found) => found,
             Err(RuntimeError::Gone(_)) => {
                 return Err(super::agent_io::not_running(&container.id));
             }
-            Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => {
-                return Err(Error::validation(
-                    "tmux_pane_id",
-                    format!("no tmux pane {id} in {}", container.id),
-                ));
-            }
             Err(e) => return Err(Error::internal(e)),
         };
-        let mut fields = out.trim_end_matches('\n').splitn(6, '\t');
-        let session = fields.next().unwrap_or_default().to_string();
-        let server = fields.next().unwrap_or_default().to_string();
-        let owner = fields.next().unwrap_or_default();
-        let marker = fields.next().unwrap_or_default();
-        let pane_pid = fields
-            .next()
-            .and_then(|p| p.parse().ok())
-            .filter(|p| *p > 0);
-        let title = fields.next().unwrap_or_default();
-        if session.is_empty() {
+        let Some(found) = found else {
             return Err(Error::validation(
                 "tmux_pane_id",
                 format!("no tmux pane {id} in {}", container.id),
             ));
-        }
+        };
+        let (session, server, pane_pid) = (found.session.clone(), found.server.clone(), found.pid);
+        let (owner, marker, title) = (&found.owner, &found.marker, &found.title);
         if title.starts_with(MARKER_PREFIX) || !marker.is_empty() {
             return Err(Error::validation(
                 "tmux_pane_id",
                 "the daemon is creating this pane; it cannot be adopted",
             ));
         }
-        if !owner.is_empty() || session == CONTROL_SESSION {
+        if !owner.is_empty() {
             return Err(Error::validation(
                 "tmux_pane_id",
                 "the daemon created this pane; it is managed, not adoptable",

@@ -14,6 +14,7 @@ use crate::domain::event::{LayoutCreated, PaneCreated, PendingMarkerSet, Resolve
 use crate::domain::{Actor, PaneState};
 use crate::error::{Error, Result};
 use crate::events::redact_env;
+use crate::runtime::{Runtime, tmux};
 use crate::store::events::NewEvent;
 use crate::store::models::{AgentRow, LayoutRow, PaneRow};
 use crate::store::{self, Tx, agents, layouts, panes};
@@ -162,7 +163,7 @@ impl Services {
             return Ok((view, true));
         }
         let plans = plan(&req, &self.catalog().await?)?;
-        if pipeline::session_exists(self, runtime.as_ref(), &req.tmux_session_name).await {
+        if session_taken(self, runtime.as_ref(), &req.tmux_session_name).await {
             return Err(Error::SessionNameConflict {
                 container_id: container.id.clone(),
                 tmux_session_name: req.tmux_session_name.clone(),
@@ -372,5 +373,17 @@ fn conflict(e: diesel::result::Error, layout: &LayoutRow, label: Option<&str>) -
             tmux_session_name: layout.tmux_session_name.clone(),
         },
         _ => Error::internal(e),
+    }
+}
+
+/// Whether tmux in the container has `session`. An unreachable runtime
+/// counts as "no": creation re-checks it when it runs.
+async fn session_taken(svc: &Services, rt: &dyn Runtime, session: &str) -> bool {
+    match tmux::ops::session_exists(rt, session, svc.config.stage_timeout()).await {
+        Ok(exists) => exists,
+        Err(e) => {
+            tracing::warn!(error = %e, session, "cannot check the tmux session");
+            false
+        }
     }
 }

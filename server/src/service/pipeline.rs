@@ -9,20 +9,17 @@
 //! its siblings.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Services;
 use super::pane_create::create_panes;
 use super::pane_log;
 use super::settle::{Outcome, record_created, settle};
 use crate::error::Result;
-use crate::runtime::tmux::{
-    self, Chain, MARKER_OPTION, OWNER_OPTION, Owner, PANE_FIELDS, PaneInfo, parse_panes,
-    session_target,
-};
+use crate::runtime::tmux::ops::retrying;
+use crate::runtime::tmux::{self, PaneInfo};
 use crate::runtime::{Runtime, RuntimeError};
 use crate::store::models::PaneRow;
 use crate::store::panes;
@@ -79,36 +76,13 @@ pub(crate) async fn spawn_layout(
     }
 }
 
-/// Whether tmux in the container has `session`. An unreachable runtime
-/// counts as "no": creation re-checks it when it runs.
-pub(crate) async fn session_exists(svc: &Services, rt: &dyn Runtime, session: &str) -> bool {
-    let mut chain = Chain::new();
-    chain.cmd(["has-session", "-t", &session_target(session)]);
-    match tmux::run(rt, chain, svc.config.stage_timeout()).await {
-        Ok(_) => true,
-        Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => false,
-        Err(e) => {
-            tracing::warn!(error = %e, session, "cannot check the tmux session");
-            false
-        }
-    }
-}
-
 /// Whether `session` exists and holds a pane of layout `layout_id` (by its
 /// ownership mark). A session of that name that is not the layout's (the
 /// operator's, after a tmux server restart) is never split into; creating
 /// the session anew then fails as a conflict, and the pane says so.
 async fn session_is_ours(svc: &Services, rt: &dyn Runtime, session: &str, layout_id: &str) -> bool {
-    let mut chain = Chain::new();
-    chain.cmd([
-        "list-panes",
-        "-s",
-        "-t",
-        &session_target(session),
-        "-F",
-        &format!("#{{{OWNER_OPTION}}}"),
-    ]);
-    let Ok(out) = tmux::run(rt, chain, svc.config.stage_timeout()).await else {
+    let Ok(owners) = tmux::ops::session_owners(rt, session, svc.config.stage_timeout()).await
+    else {
         return false;
     };
     let lid = layout_id.to_string();
@@ -117,8 +91,9 @@ async fn session_is_ours(svc: &Services, rt: &dyn Runtime, session: &str, layout
         .read(move |conn| panes::for_layout(conn, &lid))
         .await
         .unwrap_or_default();
-    out.lines()
-        .any(|owner| ours.iter().any(|p| p.id == owner.trim()))
+    owners
+        .iter()
+        .any(|owner| ours.iter().any(|p| &p.id == owner))
 }
 
 async fn spawn(
@@ -167,41 +142,20 @@ async fn spawn(
     // still titled with its marker). A pane that vanished fails only its
     // own retitle; the listing still arrives.
     tokio::time::sleep(svc.config.settle_window()).await;
-    let panes: Vec<(&PanePlan, &String)> =
-        created.ids.iter().map(|(i, id)| (&plans[*i], id)).collect();
-    let probe = with_retries(&svc.config.retry_backoffs(), |_| {
-        let mut chain = Chain::new();
-        chain.cmd([
-            "list-panes",
-            "-s",
-            "-t",
-            &session_target(&session),
-            "-F",
-            PANE_FIELDS,
-        ]);
-        for (plan, id) in &panes {
-            let owner = Owner::Pane(&plan.pane.id);
-            chain.guarded(
-                id,
-                &owner,
-                ["select-pane", "-t", id, "-T", &plan.pane.label],
-            );
-            chain.guarded(
-                id,
-                &owner,
-                ["set-option", "-p", "-u", "-t", id, MARKER_OPTION],
-            );
-        }
-        tmux::run(rt, chain, svc.config.stage_timeout())
+    let panes: Vec<tmux::ops::Probed<'_>> = created
+        .ids
+        .iter()
+        .map(|(i, id)| {
+            let pane = &plans[*i].pane;
+            (pane.id.as_str(), id.as_str(), pane.label.as_str())
+        })
+        .collect();
+    let probe = retrying(&svc.config.retry_backoffs(), |_| {
+        tmux::ops::probe(rt, &session, &panes, svc.config.stage_timeout())
     })
-    .await;
-    let probe = match probe {
-        Ok(out) => Ok(out),
-        Err(RuntimeError::Failed { stdout, .. }) if !stdout.trim().is_empty() => Ok(stdout),
-        Err(e) => Err(e),
-    }
-    .map(|out| {
-        parse_panes(&out)
+    .await
+    .map(|listed| {
+        listed
             .into_iter()
             .map(|p| (p.pane_id.clone(), p))
             .collect::<HashMap<_, _>>()
@@ -219,30 +173,6 @@ async fn spawn(
     svc.store
         .write(move |tx| settle(tx, &lid, &socket, outcomes))
         .await
-}
-
-/// Runs `op` and retries it after each back-off while it fails transiently
-/// (SPEC §8: timeouts, unreachable runtime, a tmux server that exited under
-/// the call). `op` receives the attempt number.
-pub(crate) async fn with_retries<T, F, Fut>(
-    backoffs: &[Duration],
-    mut op: F,
-) -> std::result::Result<T, RuntimeError>
-where
-    F: FnMut(usize) -> Fut,
-    Fut: Future<Output = std::result::Result<T, RuntimeError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match op(attempt).await {
-            Err(e) if e.is_transient() && attempt < backoffs.len() => {
-                tracing::warn!(error = %e, attempt, "transient runtime failure; retrying");
-                tokio::time::sleep(backoffs[attempt]).await;
-                attempt += 1;
-            }
-            result => return result,
-        }
-    }
 }
 
 /// Creates the host log file (so a bad log directory is found here, not by a
@@ -296,43 +226,5 @@ fn judge(
         tmux_pane_id: tmux_pane_id.to_string(),
         log,
         log_host,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[tokio::test(start_paused = true)]
-    async fn transient_failures_are_retried_twice_then_reported() {
-        let calls = AtomicUsize::new(0);
-        let backoffs = [Duration::from_secs(1), Duration::from_secs(2)];
-        let started = tokio::time::Instant::now();
-        let r: std::result::Result<(), _> = with_retries(&backoffs, |_| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async { Err(RuntimeError::Timeout(Duration::from_secs(30))) }
-        })
-        .await;
-        assert!(matches!(r, Err(RuntimeError::Timeout(_))));
-        assert_eq!(calls.load(Ordering::SeqCst), 3);
-        assert_eq!(started.elapsed(), Duration::from_secs(3));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn final_failures_are_not_retried() {
-        let calls = AtomicUsize::new(0);
-        let r: std::result::Result<(), _> = with_retries(&[Duration::from_secs(1)], |_| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async {
-                Err(RuntimeError::Failed {
-                    message: "duplicate session".into(),
-                    stdout: String::new(),
-                })
-            }
-        })
-        .await;
-        assert!(r.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

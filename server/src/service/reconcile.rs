@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use super::Services;
 use super::lifecycle::{Transition, pane_event, reaggregate, transition};
-use super::pipeline::with_retries;
 use super::remove::kill_owned;
 use crate::domain::event::{LaunchCommandExited, RecoveryFailed, RecoveryReattached};
 use crate::domain::{Actor, ContainerState, ExitDetection, FailedStage, Origin, PaneState};
 use crate::error::Result;
 use crate::runtime::RuntimeError;
-use crate::runtime::tmux::{self, Chain, Marked, PANE_FIELDS, PaneInfo, parse_panes};
+use crate::runtime::tmux::ops::{self, retrying};
+use crate::runtime::tmux::{self, Marked, PaneInfo};
 use crate::store::models::PaneRow;
 use crate::store::{Tx, agents, containers, panes};
 
@@ -72,20 +72,14 @@ impl Services {
             tracing::warn!(container_id, "no runtime for the container; not reconciled");
             return Ok(Reconciled::Skipped);
         };
-        let listing = with_retries(&self.config.retry_backoffs(), |_| {
-            let mut chain = Chain::new();
-            chain.cmd(["list-panes", "-a", "-F", PANE_FIELDS]);
-            tmux::run(rt.as_ref(), chain, self.config.stage_timeout())
+        let listing = retrying(&self.config.retry_backoffs(), |_| {
+            ops::list_panes(rt.as_ref(), self.config.stage_timeout())
         })
         .await;
         let mut gone = false;
+        // No tmux server lists no pane: every pane is gone.
         let found: HashMap<String, PaneInfo> = match listing {
-            Ok(out) => parse_panes(&out)
-                .into_iter()
-                .map(|p| (p.pane_id.clone(), p))
-                .collect(),
-            // No tmux server: every pane is gone.
-            Err(RuntimeError::NoServer) => HashMap::new(),
+            Ok(panes) => panes.into_iter().map(|p| (p.pane_id.clone(), p)).collect(),
             // The container went, and its tmux server with it.
             Err(RuntimeError::Gone(why)) => {
                 tracing::warn!(container_id, reason = %why, "container gone; its panes are gone");

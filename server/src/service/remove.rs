@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use super::create::LayoutView;
 use super::lifecycle::{Transition, pane_event, reaggregate, transition};
-use super::pipeline::with_retries;
 use super::scope::Caller;
 use super::{Services, validate};
 use crate::domain::event::PaneRemoved;
 use crate::domain::{Actor, Origin, PaneState};
 use crate::error::{Error, Result};
-use crate::runtime::tmux::{self, Chain, Owner};
+use crate::runtime::tmux;
+use crate::runtime::tmux::ops::{self, retrying};
 use crate::runtime::{Runtime, RuntimeError};
 use crate::store::models::PaneRow;
 use crate::store::{Tx, agents, panes, routes};
@@ -112,7 +112,7 @@ impl Services {
                 // its row says: a pane that appeared after its row failed
                 // (a tmux that hung past the TTL) goes too.
                 let timeout = svc.config.stage_timeout();
-                let listed = with_retries(&svc.config.retry_backoffs(), |_| {
+                let listed = retrying(&svc.config.retry_backoffs(), |_| {
                     tmux::list_marked(rt.as_ref(), timeout)
                 })
                 .await;
@@ -174,25 +174,12 @@ pub(crate) async fn kill_owned(
     rt: &dyn Runtime,
     panes: &[(String, String)],
 ) -> std::result::Result<(), RuntimeError> {
-    if panes.is_empty() {
-        return Ok(());
-    }
-    let mut chain = Chain::new();
-    for (id, owner) in panes {
-        chain.guarded(id, &Owner::Pane(owner), ["kill-pane", "-t", id]);
-    }
     let timeout = svc.config.stage_timeout();
-    let result = with_retries(&svc.config.retry_backoffs(), |_| {
-        tmux::run(rt, chain.clone(), timeout)
+    let foreign = retrying(&svc.config.retry_backoffs(), |_| {
+        ops::kill_owned(rt, panes, timeout)
     })
-    .await;
-    let printed = match result {
-        Ok(out) => out,
-        Err(RuntimeError::NoServer | RuntimeError::Gone(_)) => return Ok(()),
-        Err(RuntimeError::Failed { message, stdout }) if tmux::only_missing(&message) => stdout,
-        Err(e) => return Err(e),
-    };
-    for id in tmux::foreign_panes(&printed) {
+    .await?;
+    for id in foreign {
         tracing::warn!(tmux_pane = %id, "not killed: that tmux pane is not ours");
     }
     Ok(())

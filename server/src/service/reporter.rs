@@ -16,7 +16,7 @@ use super::scope::Caller;
 use crate::domain::{Activity, RuntimeKind};
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeError;
-use crate::runtime::tmux::{self, Chain, PANE_FIELDS, PaneInfo, parse_panes};
+use crate::runtime::tmux::{PaneInfo, ops};
 use crate::store::models::AgentRow;
 use crate::store::{agents, containers};
 use lineage::lineage;
@@ -105,20 +105,14 @@ impl Services {
             let Ok(rt) = self.runtimes.get(container_id) else {
                 continue;
             };
-            let mut chain = Chain::new();
-            chain.cmd(["list-panes", "-a", "-F", PANE_FIELDS]);
-            let found: BTreeMap<String, PaneInfo> = match tmux::run(
+            let found: BTreeMap<String, PaneInfo> = match ops::list_panes(
                 rt.as_ref(),
-                chain,
                 self.config.stage_timeout(),
             )
             .await
             {
-                Ok(out) => parse_panes(&out)
-                    .into_iter()
-                    .map(|p| (p.pane_id.clone(), p))
-                    .collect(),
-                Err(RuntimeError::NoServer | RuntimeError::Gone(_)) => continue,
+                Ok(panes) => panes.into_iter().map(|p| (p.pane_id.clone(), p)).collect(),
+                Err(RuntimeError::Gone(_)) => continue,
                 Err(e) => {
                     tracing::warn!(container_id, error = %e, "cannot list panes to match a report");
                     continue;
