@@ -16,11 +16,11 @@ use std::time::Instant;
 use super::Services;
 use super::pane_create::create_panes;
 use super::pane_log;
-use super::settle::{Outcome, record_created, settle};
+use super::settle::{Outcome, judge, record_created, settle};
 use crate::error::Result;
+use crate::runtime::Runtime;
+use crate::runtime::tmux;
 use crate::runtime::tmux::ops::retrying;
-use crate::runtime::tmux::{self, PaneInfo};
-use crate::runtime::{Runtime, RuntimeError};
 use crate::store::models::PaneRow;
 use crate::store::panes;
 
@@ -186,45 +186,4 @@ async fn prepare_log(svc: &Services, rt: &dyn Runtime, label: &str) -> LogPlan {
     .await?;
     let target = rt.log_target(&host).await?;
     Ok(LogFile { host, target })
-}
-
-/// What the probe says about one created pane.
-fn judge(
-    plan: &PanePlan,
-    tmux_pane_id: &str,
-    log: &LogPlan,
-    probe: &std::result::Result<HashMap<String, PaneInfo>, RuntimeError>,
-    elapsed_ms: u64,
-) -> Outcome {
-    let info = match probe {
-        Ok(found) => found
-            .get(tmux_pane_id)
-            .filter(|i| i.owned_by(&plan.pane.id))
-            .cloned()
-            .ok_or_else(|| format!("tmux pane {tmux_pane_id} vanished before registration")),
-        Err(e) => Err(format!("cannot list the session's panes: {e}")),
-    };
-    let log_host = log.as_ref().ok().map(|l| l.host.clone());
-    let log = match (log, &info) {
-        (Err(reason), _) => Err(reason.clone()),
-        (Ok(l), Ok(info)) if !info.pipe && !info.dead => Err(format!(
-            "the log pipe into {} closed; is the log directory writable from the container?",
-            l.target.display()
-        )),
-        (Ok(l), _) => Ok(l.host.clone()),
-    };
-    Outcome {
-        exited: info
-            .as_ref()
-            .ok()
-            .filter(|i| i.dead)
-            .map(|i| (i.dead_status, elapsed_ms)),
-        server: info.as_ref().map(|i| i.server.clone()).unwrap_or_default(),
-        pane_pid: info.as_ref().ok().and_then(|i| i.pid),
-        present: info.map(|_| ()),
-        plan: plan.clone(),
-        tmux_pane_id: tmux_pane_id.to_string(),
-        log,
-        log_host,
-    }
 }

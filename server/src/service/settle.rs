@@ -1,17 +1,21 @@
-//! The pipeline's decisions in the database (SPEC §8 stages 3–5), as pure
-//! transaction functions: record what tmux created, then register each
-//! present pane as a managed agent and settle it ready, degraded or failed,
-//! with the layout aggregate in the same transaction.
+//! The pipeline's decisions (SPEC §8 stages 3–5): `judge` reads what the
+//! probe found for each pane (a pure function), then pure transaction
+//! functions record what tmux created, register each present pane as a
+//! managed agent and settle it ready, degraded or failed, with the layout
+//! aggregate in the same transaction.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use diesel::Connection as _;
 
 use super::lifecycle::{Transition, pane_event, reaggregate, transition};
-use super::pipeline::PanePlan;
+use super::pipeline::{LogPlan, PanePlan};
 use crate::domain::event::{LaunchCommandExited, LogAttachFailed};
 use crate::domain::{Actor, ExitDetection, FailedStage, Origin, PaneState};
 use crate::error::Result;
+use crate::runtime::RuntimeError;
+use crate::runtime::tmux::PaneInfo;
 use crate::store::models::{AgentRow, PaneRow};
 use crate::store::{Tx, agents, panes};
 
@@ -45,7 +49,6 @@ pub(crate) fn record_created(
     Ok(())
 }
 
-/// What the probe says about one created pane.
 pub(crate) struct Outcome {
     pub plan: PanePlan,
     pub tmux_pane_id: String,
@@ -58,6 +61,47 @@ pub(crate) struct Outcome {
     pub exited: Option<(Option<i32>, u64)>,
     pub log: std::result::Result<PathBuf, String>,
     pub log_host: Option<PathBuf>,
+}
+
+/// What the probe says about one created pane.
+pub(crate) fn judge(
+    plan: &PanePlan,
+    tmux_pane_id: &str,
+    log: &LogPlan,
+    probe: &std::result::Result<HashMap<String, PaneInfo>, RuntimeError>,
+    elapsed_ms: u64,
+) -> Outcome {
+    let info = match probe {
+        Ok(found) => found
+            .get(tmux_pane_id)
+            .filter(|i| i.owned_by(&plan.pane.id))
+            .cloned()
+            .ok_or_else(|| format!("tmux pane {tmux_pane_id} vanished before registration")),
+        Err(e) => Err(format!("cannot list the session's panes: {e}")),
+    };
+    let log_host = log.as_ref().ok().map(|l| l.host.clone());
+    let log = match (log, &info) {
+        (Err(reason), _) => Err(reason.clone()),
+        (Ok(l), Ok(info)) if !info.pipe && !info.dead => Err(format!(
+            "the log pipe into {} closed; is the log directory writable from the container?",
+            l.target.display()
+        )),
+        (Ok(l), _) => Ok(l.host.clone()),
+    };
+    Outcome {
+        exited: info
+            .as_ref()
+            .ok()
+            .filter(|i| i.dead)
+            .map(|i| (i.dead_status, elapsed_ms)),
+        server: info.as_ref().map(|i| i.server.clone()).unwrap_or_default(),
+        pane_pid: info.as_ref().ok().and_then(|i| i.pid),
+        present: info.map(|_| ()),
+        plan: plan.clone(),
+        tmux_pane_id: tmux_pane_id.to_string(),
+        log,
+        log_host,
+    }
 }
 
 /// Stages 3–5 in one transaction: register each present pane as a managed
