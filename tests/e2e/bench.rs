@@ -31,6 +31,8 @@ fn the_benchmark_command_runs_and_prints_every_figure() {
         "boot recovery",
         "daemon RSS, idle",
         "daemon RSS with",
+        "pane death → event, p99",
+        "daemon CPU while idle",
     ] {
         let row = stdout
             .lines()

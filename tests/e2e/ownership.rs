@@ -290,7 +290,13 @@ async fn remove_layout_kills_the_panes_a_hung_tmux_created_late() {
     );
     assert!(
         keep.is_subset(&tmux_panes(&d)),
-        "the operator's pane was killed"
+        "the operator's pane was killed: kept {keep:?}, now {}",
+        tmux_ok(d.tmux(&[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{session_name} #{pane_id} #{@agenttower_pane}"
+        ]))
     );
 }
 

@@ -24,6 +24,7 @@
 pub(crate) mod wire;
 
 use std::collections::{BTreeSet, VecDeque};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -59,8 +60,6 @@ const HOOKS: [(&str, &str); 5] = [
 const DEAD_PANES: &str = "agenttower-dead::#{S:#{W:#{P:#{?pane_dead,#{pane_id} ,}}}}";
 /// Requests written and not yet answered, at most; a caller past it waits.
 const MAX_IN_FLIGHT: usize = 256;
-/// How long opening may take (the `docker exec` start included).
-const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first and the longest wait before opening again after a failure.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
@@ -139,38 +138,47 @@ impl Control {
         open: bool,
     ) -> Option<Arc<Conn>> {
         let mut slot = self.slot.lock().await;
-        if let Some(conn) = slot.conn.as_ref().filter(|c| !c.is_closed()) {
-            return Some(Arc::clone(conn));
+        if let Some(conn) = slot.conn.take() {
+            if !conn.is_closed() {
+                slot.conn = Some(Arc::clone(&conn));
+                return Some(conn);
+            }
+            if conn.answered.load(Ordering::Relaxed) {
+                slot.failures = 0;
+            } else {
+                // It ended before it answered anything: it never opened.
+                self.failed(&mut slot, "the control client exited before it answered");
+            }
         }
-        slot.conn = None;
         if !open || slot.retry_at.is_some_and(|at| Instant::now() < at) {
             return None;
         }
         match Conn::open(launcher, &self.container_id, Arc::clone(&self.bells)).await {
             Ok(conn) => {
-                if slot.failures > 0 {
-                    tracing::info!(container_id = %self.container_id, "tmux control connection open again");
-                }
-                tracing::debug!(container_id = %self.container_id, pid = ?conn.pid, "tmux control connection open");
-                slot.failures = 0;
+                tracing::debug!(container_id = %self.container_id, pid = ?conn.pid, "tmux control connection opening");
                 slot.retry_at = None;
                 slot.conn = Some(Arc::clone(&conn));
                 Some(conn)
             }
             Err(e) => {
-                let wait =
-                    BACKOFF_CAP.min(BACKOFF_BASE * 2u32.saturating_pow(slot.failures.min(16)));
-                slot.failures += 1;
-                slot.retry_at = Some(Instant::now() + wait);
-                if !self.warned.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(container_id = %self.container_id, error = %e,
-                        "cannot open a tmux control connection; running one tmux process per call until it opens");
-                } else {
-                    tracing::debug!(container_id = %self.container_id, error = %e, retry_in = ?wait,
-                        "tmux control connection still unavailable");
-                }
+                self.failed(&mut slot, &e.to_string());
                 None
             }
+        }
+    }
+
+    /// Counts a failed open: the next try waits `min(base × 2^n, cap)`,
+    /// and the first failure is logged as a warning.
+    fn failed(&self, slot: &mut Slot, why: &str) {
+        let wait = BACKOFF_CAP.min(BACKOFF_BASE * 2u32.saturating_pow(slot.failures.min(16)));
+        slot.failures += 1;
+        slot.retry_at = Some(Instant::now() + wait);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(container_id = %self.container_id, error = why,
+                "cannot open a tmux control connection; running one tmux process per call until it opens");
+        } else {
+            tracing::debug!(container_id = %self.container_id, error = why, retry_in = ?wait,
+                "tmux control connection still unavailable");
         }
     }
 
@@ -190,8 +198,8 @@ impl Control {
         }
     }
 
-    /// Removes the control session and closes the connection (daemon
-    /// shutdown): a server with no other session exits, as it did before.
+    /// Removes the control session (daemon shutdown), which ends the
+    /// client too: a server with no other session exits, as it did before.
     pub(crate) async fn close(&self) {
         let Some(conn) = self.slot.lock().await.conn.take() else {
             return;
@@ -201,8 +209,9 @@ impl Control {
             "-t".into(),
             format!("={CONTROL_SESSION}"),
         ];
-        let _ = conn.call(&kill, Duration::from_secs(1)).await;
-        conn.kill();
+        if let Err(e) = conn.call(&kill, Duration::from_secs(1)).await {
+            tracing::warn!(container_id = %self.container_id, error = %e, "cannot remove the control session");
+        }
     }
 }
 
@@ -214,6 +223,8 @@ pub(crate) struct Conn {
     stdin: tokio::sync::Mutex<ChildStdin>,
     waiting: Mutex<Waiting>,
     in_flight: Semaphore,
+    /// tmux has answered at least one call: the client did attach.
+    answered: AtomicBool,
     /// The sync command's line and what it prints.
     sync_line: String,
     sync_text: String,
@@ -245,7 +256,10 @@ impl Conn {
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
+            // Never killed behind tmux's back while it may be stopped (see
+            // below): it exits on its own when its session goes or its
+            // stdin closes, as when the daemon exits.
+            .kill_on_drop(false);
         let mut child = cmd
             .spawn()
             .map_err(|e| RuntimeError::Unreachable(format!("cannot start tmux -C: {e}")))?;
@@ -260,6 +274,7 @@ impl Conn {
             stdin: tokio::sync::Mutex::new(stdin),
             waiting: Mutex::default(),
             in_flight: Semaphore::new(MAX_IN_FLIGHT),
+            answered: AtomicBool::new(false),
             sync_line: wire::line(&["display-message".into(), "-p".into(), sync_text.clone()]),
             sync_text,
         });
@@ -269,27 +284,18 @@ impl Conn {
             container_id.to_string(),
             bells,
         ));
-        // The attach command's own block comes first; it joins this reply.
-        let pane = tokio::time::timeout(OPEN_TIMEOUT, conn.call(&pane_query(), OPEN_TIMEOUT))
-            .await
-            .map_err(|_| RuntimeError::Timeout(OPEN_TIMEOUT))
-            .and_then(|r| r)
-            .inspect_err(|_| conn.kill())?;
-        let pane = pane
-            .trim()
-            .rsplit('\n')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        if !pane.starts_with('%') {
-            conn.kill();
-            return Err(RuntimeError::Unreachable(format!(
-                "the control session has no pane: {pane:?}"
-            )));
-        }
-        conn.call(&hooks(&pane), OPEN_TIMEOUT)
-            .await
-            .inspect_err(|_| conn.kill())?;
+        // Set up without waiting for the answer: a call waits on it only by
+        // queueing behind it. (Giving up on a client that a stopped tmux
+        // server has not answered yet, and killing it, makes tmux 3.3a
+        // crash when it resumes and another client connects.)
+        let setup = conn.send(&setup()).await?;
+        let container = container_id.to_string();
+        tokio::spawn(async move {
+            if let Ok(Err(e)) | Err(e) = setup.await.map(reply) {
+                tracing::warn!(container_id = container, error = %e,
+                    "cannot set the control connection's hooks; pane deaths wait for the poll");
+            }
+        });
         Ok(conn)
     }
 
@@ -313,7 +319,9 @@ impl Conn {
 
     /// Runs one call's argv and returns what it printed, as a one-shot
     /// `tmux` would: a failing command fails the call, its message the
-    /// error, and what earlier commands printed kept as `stdout`.
+    /// error, and what earlier commands printed kept as `stdout`. Past
+    /// `timeout` the call fails as a timeout and its reply, when it comes,
+    /// is dropped; the connection stays, since replies keep their order.
     pub(crate) async fn call(
         &self,
         args: &[String],
@@ -325,60 +333,51 @@ impl Conn {
                 .acquire()
                 .await
                 .map_err(|_| RuntimeError::Disconnected("closed".into()))?;
-            let (tx, rx) = oneshot::channel();
-            {
-                let mut stdin = self.stdin.lock().await;
-                {
-                    let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-                    if waiting.closed {
-                        return Err(RuntimeError::Disconnected(
-                            "the control connection closed".into(),
-                        ));
-                    }
-                    waiting.queue.push_back(tx);
-                }
-                let text = format!("{}\n{}\n", wire::line(args), self.sync_line);
-                if let Err(e) = async {
-                    stdin.write_all(text.as_bytes()).await?;
-                    stdin.flush().await
-                }
-                .await
-                {
-                    self.kill();
-                    return Err(RuntimeError::Disconnected(format!("cannot write: {e}")));
-                }
-            }
-            rx.await
-                .map_err(|_| RuntimeError::Disconnected("the control connection closed".into()))?
+            self.send(args).await?.await
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(blocks) => reply(blocks?),
-            Err(_) => {
-                // Replies come in order: a stuck reply holds up every later
-                // one. Drop the connection; the next call opens a new one.
-                self.kill();
-                Err(RuntimeError::Timeout(timeout))
-            }
+            Err(_) => Err(RuntimeError::Timeout(timeout)),
         }
+    }
+
+    /// Writes one call and its sync line; the reply's blocks arrive on the
+    /// returned future.
+    async fn send(
+        &self,
+        args: &[String],
+    ) -> Result<impl Future<Output = Result<Vec<Block>, RuntimeError>> + use<>, RuntimeError> {
+        let (tx, rx) = oneshot::channel();
+        let mut stdin = self.stdin.lock().await;
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            if waiting.closed {
+                return Err(RuntimeError::Disconnected(
+                    "the control connection closed".into(),
+                ));
+            }
+            waiting.queue.push_back(tx);
+        }
+        let text = format!("{}\n{}\n", wire::line(args), self.sync_line);
+        if let Err(e) = async {
+            stdin.write_all(text.as_bytes()).await?;
+            stdin.flush().await
+        }
+        .await
+        {
+            self.kill();
+            return Err(RuntimeError::Disconnected(format!("cannot write: {e}")));
+        }
+        Ok(async move {
+            rx.await
+                .map_err(|_| RuntimeError::Disconnected("the control connection closed".into()))?
+        })
     }
 }
 
-/// The control pane's id, asked of the session the client is attached to.
-fn pane_query() -> Vec<String> {
-    [
-        "display-message",
-        "-p",
-        "-t",
-        &format!("={CONTROL_SESSION}:"),
-        "#{pane_id}",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
-/// The hooks that type a doorbell into the control pane `pane`, and the
-/// dead-pane subscription.
-fn hooks(pane: &str) -> Vec<String> {
+/// The connection's setup: the dead-pane subscription, and the hooks that
+/// type a doorbell into the control session's pane.
+fn setup() -> Vec<String> {
     let mut args: Vec<String> = ["refresh-client", "-B", DEAD_PANES]
         .map(String::from)
         .to_vec();
@@ -390,7 +389,7 @@ fn hooks(pane: &str) -> Vec<String> {
             "set-hook".to_string(),
             scope.into(),
             format!("{hook}[{HOOK_INDEX}]"),
-            format!("send-keys -t {pane} Enter"),
+            format!("send-keys -t ={CONTROL_SESSION}: Enter"),
         ]);
     }
     args
@@ -445,6 +444,7 @@ async fn read_replies(
         match framer.feed(line) {
             Some(Item::Block(block)) => {
                 if !block.failed && block.lines.len() == 1 && block.lines[0] == conn.sync_text {
+                    conn.answered.store(true, Ordering::Relaxed);
                     let done = std::mem::take(&mut collected);
                     let waiter = conn
                         .waiting
@@ -520,12 +520,15 @@ mod tests {
 
     #[test]
     fn hooks_ring_the_control_pane_and_keep_their_own_slot() {
-        let line = wire::line(&hooks("%7"));
+        let line = wire::line(&setup());
         assert_eq!(line.matches("set-hook").count(), HOOKS.len());
         assert!(line.starts_with("refresh-client -B "), "{line}");
         // `[` and `]` reach tmux as octal escapes: `pane-died[4171]`.
         assert!(line.contains(r#""pane-died\1334171\135""#), "{line}");
-        assert!(line.contains(r#""send-keys -t %7 Enter""#), "{line}");
+        assert!(
+            line.contains(r#""send-keys -t =agenttower+control: Enter""#),
+            "{line}"
+        );
     }
 
     #[tokio::test]

@@ -9,9 +9,58 @@ use std::time::{Duration, Instant};
 use agenttower::pb;
 use anyhow::{Context as _, bail};
 
+use crate::Args;
 use crate::daemon::Bench;
-use crate::measure::{SETTLE_MS, converge, create_ready, remove, ten_servers, watch_layout_states};
-use crate::stats::Samples;
+use crate::measure::{
+    SETTLE_MS, converge, create_ready, docker_rows, remove, ten_servers, watch_layout_states,
+};
+use crate::stats::{Row, Samples, table};
+
+/// The issue 16 rows as their own tables: deaths and idle CPU, then Docker.
+pub(crate) async fn section(args: &Args) -> anyhow::Result<String> {
+    let runs = args.runs.max(1);
+    let deaths = death_to_event(runs).await?;
+    let (idle_layouts, window) = if args.quick {
+        (10, Duration::from_secs(5))
+    } else {
+        (100, Duration::from_secs(60))
+    };
+    let idle = idle_cpu(idle_layouts, window, 1).await?;
+    let rows = [
+        Row::of(
+            "pane death → launch_command_exited event (health poll 5 s)",
+            &deaths,
+            "—",
+        ),
+        Row::per_run(
+            "pane death → event, p50 of all runs",
+            "ms",
+            &Samples(vec![deaths.percentile(50.0)]),
+            "—",
+        ),
+        Row::per_run(
+            "pane death → event, p99 of all runs",
+            "ms",
+            &Samples(vec![deaths.percentile(99.0)]),
+            "≤ 100 ms",
+        ),
+        Row::per_run(
+            format!(
+                "daemon CPU while idle {} s, {idle_layouts} layouts / {} panes / 10 servers",
+                window.as_secs(),
+                idle_layouts * 4
+            ),
+            "%",
+            &idle,
+            "≤ 1 % of a core",
+        ),
+    ];
+    let mut out = String::from("Control connection (issue 16)\n\n");
+    out.push_str(&table(&rows));
+    out.push('\n');
+    out.push_str(&docker_rows(runs).await?);
+    Ok(out)
+}
 
 /// Per run: a ready pane's process is killed (SIGKILL, from here), and the
 /// time until its `managed_pane_launch_command_exited` event arrives.

@@ -41,6 +41,10 @@ pub(crate) struct Args {
     /// Only the agent activity rows (issue 14).
     #[arg(long)]
     pub activity_only: bool,
+    /// Only the control-connection rows (issue 16): pane death → event,
+    /// idle CPU over 10 tmux servers, Docker against the raw exec floor.
+    #[arg(long)]
+    pub control_only: bool,
     /// Run as an agent in a pane (how the activity rows drive detection).
     #[arg(long, hide = true, value_enum)]
     pub agent: Option<agent::Mode>,
@@ -73,6 +77,8 @@ fn main() -> ExitCode {
     let run = async {
         if args.activity_only {
             measure::activity_section(&args).await
+        } else if args.control_only {
+            control::section(&args).await
         } else {
             measure::all(&args).await
         }

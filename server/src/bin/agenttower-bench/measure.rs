@@ -176,20 +176,6 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
         "≤ 10 ms",
     ));
 
-    // Pane deaths, pushed (issue 16): a fresh daemon, the poll at 5 s.
-    let deaths = crate::control::death_to_event(runs).await?;
-    rows.push(Row::of(
-        "pane death → launch_command_exited event (health poll 5 s)",
-        &deaths,
-        "p99 ≤ 100 ms",
-    ));
-    rows.push(Row::per_run(
-        "pane death → event, p99 of all runs",
-        "ms",
-        &Samples(vec![deaths.percentile(99.0)]),
-        "≤ 100 ms",
-    ));
-
     // Reads with 10,000 panes in the table.
     let seeded = if args.quick { 100 } else { 2500 };
     b.stop().await?;
@@ -270,32 +256,14 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<String> {
         "—",
     ));
 
-    // Idle: 100 layouts / 400 panes over 10 tmux servers.
-    let (idle_layouts, window) = if args.quick {
-        (10, Duration::from_secs(5))
-    } else {
-        (100, Duration::from_secs(60))
-    };
-    let idle = crate::control::idle_cpu(idle_layouts, window, 1).await?;
-    rows.push(Row::per_run(
-        format!(
-            "daemon CPU while idle {} s, {idle_layouts} layouts / {} panes / 10 servers",
-            window.as_secs(),
-            idle_layouts * 4
-        ),
-        "%",
-        &idle,
-        "≤ 1 % of a core",
-    ));
-
-    let docker = docker_rows(runs).await?;
+    let control = crate::control::section(args).await?;
     let activity = activity_section(args).await?;
     let mut report = String::new();
     report.push_str(&machine());
     report.push('\n');
     report.push_str(&table(&rows));
     report.push('\n');
-    report.push_str(&docker);
+    report.push_str(&control);
     report.push('\n');
     report.push_str(&activity);
     Ok(report)
@@ -719,7 +687,7 @@ async fn sample_rss(b: &Bench) -> Samples {
 /// build `agenttower-bench-test:*`): the raw `docker exec` floor and our
 /// 1m+2s convergence in one container of it, logs through a bind mount.
 /// Without it, why Docker was not measured.
-async fn docker_rows(runs: usize) -> anyhow::Result<String> {
+pub(crate) async fn docker_rows(runs: usize) -> anyhow::Result<String> {
     let Ok(image) = std::env::var("AGENTTOWER_BENCH_DOCKER_IMAGE") else {
         return Ok(
             "Docker: not measured; set AGENTTOWER_BENCH_DOCKER_IMAGE to an image \
