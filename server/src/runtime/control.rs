@@ -17,9 +17,8 @@
 //! - Push: hooks on the server make every pane death or removal type a
 //!   newline into the control session's own pane (`cat`), whose `%output`
 //!   reaches this client. That is a doorbell: the health watcher then lists
-//!   the server once. A subscription to the dead panes of every session
-//!   rings it for the deaths tmux has no hook for, within a second; the
-//!   connection closing rings it too.
+//!   the server once. A once-a-second list of dead panes rings it for the
+//!   deaths tmux runs no hook for; the connection closing rings it too.
 
 pub(crate) mod wire;
 
@@ -53,11 +52,12 @@ const HOOKS: [(&str, &str); 5] = [
     ("-g", "window-unlinked"),
     ("-g", "session-closed"),
 ];
-/// A subscription (`refresh-client -B`) to the dead panes of every session:
-/// tmux re-evaluates it once a second and says when it changed. It catches
-/// the deaths no hook reports: tmux 3.3a skips `pane-died` when the pane's
-/// `pipe-pane` still holds unwritten output as its process is reaped.
-const DEAD_PANES: &str = "agenttower-dead::#{S:#{W:#{P:#{?pane_dead,#{pane_id} ,}}}}";
+/// How often each connection lists its server's dead panes, for the deaths
+/// no hook reports: tmux 3.3a skips `pane-died` when the pane's `pipe-pane`
+/// still holds unwritten output as its process is reaped. (A `refresh-client
+/// -B` subscription would do the same in tmux, but 3.3a segfaults on it
+/// when panes die and go.)
+const DEAD_CHECK: Duration = Duration::from_secs(1);
 /// Requests written and not yet answered, at most; a caller past it waits.
 const MAX_IN_FLIGHT: usize = 256;
 /// The first and the longest wait before opening again after a failure.
@@ -282,7 +282,7 @@ impl Conn {
             Arc::clone(&conn),
             stdout,
             container_id.to_string(),
-            bells,
+            Arc::clone(&bells),
         ));
         // Set up without waiting for the answer: a call waits on it only by
         // queueing behind it. (Giving up on a client that a stopped tmux
@@ -296,6 +296,11 @@ impl Conn {
                     "cannot set the control connection's hooks; pane deaths wait for the poll");
             }
         });
+        tokio::spawn(check_dead(
+            Arc::clone(&conn),
+            container_id.to_string(),
+            bells,
+        ));
         Ok(conn)
     }
 
@@ -375,12 +380,10 @@ impl Conn {
     }
 }
 
-/// The connection's setup: the dead-pane subscription, and the hooks that
-/// type a doorbell into the control session's pane.
+/// The connection's setup: the hooks that type a doorbell into the control
+/// session's pane.
 fn setup() -> Vec<String> {
-    let mut args: Vec<String> = ["refresh-client", "-B", DEAD_PANES]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = Vec::new();
     for (scope, hook) in HOOKS {
         if !args.is_empty() {
             args.push(";".to_string());
@@ -393,6 +396,33 @@ fn setup() -> Vec<String> {
         ]);
     }
     args
+}
+
+/// The backstop for skipped hooks: once a `DEAD_CHECK`, the `%N` of the
+/// server's dead panes; a pane newly among them rings the doorbell. Ends
+/// with the connection.
+async fn check_dead(conn: Arc<Conn>, container_id: String, bells: Arc<Doorbells>) {
+    let list: Vec<String> = ["list-panes", "-a", "-F", "#{?pane_dead,#{pane_id},}"]
+        .map(String::from)
+        .to_vec();
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    let mut first = true;
+    while !conn.is_closed() {
+        tokio::time::sleep(DEAD_CHECK).await;
+        let Ok(out) = conn.call(&list, DEAD_CHECK).await else {
+            continue;
+        };
+        let dead: BTreeSet<String> = out
+            .lines()
+            .filter(|l| l.starts_with('%'))
+            .map(String::from)
+            .collect();
+        if !first && !dead.is_subset(&known) {
+            tracing::debug!(container_id, "a pane died without its hook");
+            bells.ring(&container_id);
+        }
+        (known, first) = (dead, false);
+    }
 }
 
 /// A request's blocks as one-shot tmux would report them.
@@ -522,7 +552,6 @@ mod tests {
     fn hooks_ring_the_control_pane_and_keep_their_own_slot() {
         let line = wire::line(&setup());
         assert_eq!(line.matches("set-hook").count(), HOOKS.len());
-        assert!(line.starts_with("refresh-client -B "), "{line}");
         // `[` and `]` reach tmux as octal escapes: `pane-died[4171]`.
         assert!(line.contains(r#""pane-died\1334171\135""#), "{line}");
         assert!(

@@ -68,8 +68,8 @@ pub(crate) struct Block {
 pub(crate) enum Item {
     /// A reply block closed.
     Block(Block),
-    /// A doorbell: `%output` (a pane of the attached control session
-    /// printed) or `%subscription-changed`.
+    /// A doorbell: `%output`, a pane of the attached control session
+    /// printed.
     Bell,
     /// `%exit`: the server is detaching this client.
     Exit,
@@ -134,10 +134,7 @@ impl Framer {
                 overflow: false,
             });
             None
-        } else if ["%output ", "%extended-output ", "%subscription-changed "]
-            .iter()
-            .any(|p| line.starts_with(p))
-        {
+        } else if line.starts_with("%output ") || line.starts_with("%extended-output ") {
             Some(Item::Bell)
         } else if line == "%exit" || line.starts_with("%exit ") {
             Some(Item::Exit)
@@ -196,7 +193,7 @@ mod tests {
             &mut f,
             "%begin 1 10 1\n%end 1 99 1\nout\n%end 1 10 1\n%output %0 x\n\
              %begin 2 11 1\ncan't find pane: %9\n%error 2 11 1\n%sessions-changed\n\
-             %subscription-changed agenttower-dead $0 - - - : %3 \n%exit\n",
+             %output %0 \\015\\012\n%exit\n",
         );
         assert_eq!(
             items,
