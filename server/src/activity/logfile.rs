@@ -19,7 +19,15 @@ pub(crate) struct LogFile {
     offset: u64,
     /// The last problem logged, so each is logged once.
     problem: Option<String>,
+    /// Reads since the path was last looked at.
+    unchecked: u32,
 }
+
+/// How many reads of an open log go by its open file (`fstat`, no path
+/// walk) before the path is looked at again to follow a replaced file: at
+/// the watcher's 50 ms tick, about once a second. Looking up the path on
+/// every tick was most of the daemon's idle CPU (issue 16's profile).
+const PATH_CHECK_EVERY: u32 = 20;
 
 struct OpenLog {
     file: File,
@@ -34,6 +42,7 @@ impl LogFile {
             open: None,
             offset: 0,
             problem: None,
+            unchecked: 0,
         }
     }
 
@@ -95,10 +104,20 @@ impl LogFile {
     }
 
     /// The metadata of the file to read and whether it was opened just now
-    /// (a new file at the path). The path is looked at every time, so a
-    /// replaced file is followed; when the path is gone or is no regular
-    /// file, the file already open is read on.
+    /// (a new file at the path). The path is looked at every
+    /// `PATH_CHECK_EVERY` reads (and while no file is open), so a replaced
+    /// file is followed within about a second; when the path is gone or is
+    /// no regular file, the file already open is read on.
     fn current(&mut self) -> Option<(Metadata, bool)> {
+        if let Some(open) = &self.open
+            && self.unchecked < PATH_CHECK_EVERY
+        {
+            self.unchecked += 1;
+            if let Ok(meta) = open.file.metadata() {
+                return Some((meta, false));
+            }
+        }
+        self.unchecked = 0;
         match std::fs::symlink_metadata(&self.path) {
             Ok(m) if m.file_type().is_file() => {
                 if let Some(open) = &self.open
@@ -205,6 +224,12 @@ mod tests {
         assert!(got.ends_with(b"zend"));
     }
 
+    /// Reads until the path has been looked at again (at most
+    /// `PATH_CHECK_EVERY + 1` reads): the first bytes read, if any.
+    fn after_path_check(log: &mut LogFile) -> Option<Vec<u8>> {
+        (0..=PATH_CHECK_EVERY).find_map(|_| log.appended())
+    }
+
     #[test]
     fn truncation_replacement_and_removal_do_not_break_the_reader() {
         let dir = tempfile::tempdir().unwrap();
@@ -224,14 +249,15 @@ mod tests {
         assert_eq!(log.appended(), None);
         (&held).write_all(b"still writing\n").unwrap();
         assert_eq!(log.appended().as_deref(), Some(&b"still writing\n"[..]));
-        // A new file at the path: followed from its start.
+        // A new file at the path: followed from its start, once the path
+        // is looked at again.
         append(&path, b"fresh\n");
-        assert_eq!(log.appended().as_deref(), Some(&b"fresh\n"[..]));
+        assert_eq!(after_path_check(&mut log).as_deref(), Some(&b"fresh\n"[..]));
         // A symlink or a FIFO in its place is never opened; what was open
         // is read on.
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", &path).unwrap();
-        assert_eq!(log.appended(), None);
+        assert_eq!(after_path_check(&mut log), None);
         assert!(
             log.problem
                 .as_deref()
@@ -240,7 +266,7 @@ mod tests {
         );
         std::fs::remove_file(&path).unwrap();
         nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        assert_eq!(log.appended(), None);
+        assert_eq!(after_path_check(&mut log), None);
         // Never a file at all.
         let mut none = LogFile::new(dir.path().join("missing.log"));
         assert_eq!(none.seed(), (Vec::new(), None));
