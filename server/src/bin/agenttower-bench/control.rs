@@ -21,7 +21,7 @@ pub(crate) async fn section(args: &Args) -> anyhow::Result<String> {
     let runs = args.runs.max(1);
     let deaths = death_to_event(runs).await?;
     let (idle_layouts, window) = if args.quick {
-        (10, Duration::from_secs(5))
+        (10, Duration::from_secs(2))
     } else {
         (100, Duration::from_secs(60))
     };

@@ -79,13 +79,9 @@ pub(crate) async fn session_exists(
     }
 }
 
-/// The ownership marks (pane row ids) of session `session`'s panes; none
-/// when there is no such session.
-pub(crate) async fn session_owners(
-    rt: &dyn Runtime,
-    session: &str,
-    timeout: Duration,
-) -> Result<Vec<String>, RuntimeError> {
+/// `list-panes` of session `session` (exactly that name), in the one
+/// listing format.
+fn session_panes(session: &str) -> Chain {
     let mut chain = Chain::new();
     chain.cmd([
         "list-panes",
@@ -93,14 +89,23 @@ pub(crate) async fn session_owners(
         "-t",
         &session_target(session),
         "-F",
-        &format!("#{{{OWNER_OPTION}}}"),
+        PANE_FIELDS,
     ]);
-    match run(rt, chain, timeout).await {
-        Ok(out) => Ok(out
-            .lines()
-            .map(str::trim)
+    chain
+}
+
+/// The ownership marks (pane row ids) of session `session`'s panes; none
+/// when there is no such session.
+pub(crate) async fn session_owners(
+    rt: &dyn Runtime,
+    session: &str,
+    timeout: Duration,
+) -> Result<Vec<String>, RuntimeError> {
+    match run(rt, session_panes(session), timeout).await {
+        Ok(out) => Ok(parse_panes(&out)
+            .into_iter()
+            .map(|p| p.owner)
             .filter(|o| !o.is_empty())
-            .map(String::from)
             .collect()),
         Err(RuntimeError::NoServer | RuntimeError::Failed { .. }) => Ok(Vec::new()),
         Err(e) => Err(e),
@@ -254,15 +259,7 @@ pub(crate) async fn probe(
     panes: &[Probed<'_>],
     timeout: Duration,
 ) -> Result<Vec<PaneInfo>, RuntimeError> {
-    let mut chain = Chain::new();
-    chain.cmd([
-        "list-panes",
-        "-s",
-        "-t",
-        &session_target(session),
-        "-F",
-        PANE_FIELDS,
-    ]);
+    let mut chain = session_panes(session);
     for (row, id, label) in panes {
         let owner = Owner::Pane(row);
         chain.guarded(id, &owner, ["select-pane", "-t", id, "-T", label]);
