@@ -7,7 +7,8 @@
 pub(crate) mod ops;
 mod panes;
 
-pub(crate) use panes::{Marked, PANE_FIELDS, PaneInfo, list_marked, parse_panes};
+pub(crate) use ops::list_marked;
+pub(crate) use panes::{Marked, PANE_FIELDS, PaneInfo, parse_panes};
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{
-    Chain, MARKER_OPTION, OWNER_OPTION, Owner, PANE_FIELDS, PaneInfo, foreign_panes,
+    Chain, MARKER_OPTION, Marked, OWNER_OPTION, Owner, PANE_FIELDS, PaneInfo, foreign_panes,
     format_literal, only_missing, parse_panes, run, session_target,
 };
 use crate::runtime::{Runtime, RuntimeError};
@@ -45,6 +45,24 @@ pub(crate) async fn list_panes(
         Err(RuntimeError::NoServer) => Ok(Vec::new()),
         Err(e) => Err(e),
     }
+}
+
+/// Every pane of the server that carries one of the daemon's marks (no
+/// server: none), from the one listing format.
+pub(crate) async fn list_marked(
+    rt: &dyn Runtime,
+    timeout: Duration,
+) -> Result<Vec<Marked>, RuntimeError> {
+    Ok(list_panes(rt, timeout)
+        .await?
+        .into_iter()
+        .filter(|p| !(p.owner.is_empty() && p.marker.is_empty()))
+        .map(|p| Marked {
+            pane_id: p.pane_id,
+            owner: p.owner,
+            marker: p.marker,
+        })
+        .collect())
 }
 
 /// Tmux pane `%N`, parsed; `None` when there is no such pane (or no

@@ -1,10 +1,6 @@
 //! Pane listings: the one format every listing uses, and its parser.
 
-use std::time::Duration;
-
-use super::{Chain, run};
 use crate::runtime::control::CONTROL_SESSION;
-use crate::runtime::{Runtime, RuntimeError};
 
 /// `#{...}` fields of `list-panes` separated by a tab; the title is last
 /// because it may hold tabs. The one listing format: every parsed pane
@@ -73,9 +69,6 @@ pub(crate) fn parse_panes(out: &str) -> Vec<PaneInfo> {
         .collect()
 }
 
-/// `#{...}` fields naming a pane and the marks the daemon gave it.
-const MARKED_FIELDS: &str = "#{pane_id}\t#{@agenttower_pane}\t#{@agenttower_marker}";
-
 /// A tmux pane that carries an ownership mark or a pending marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Marked {
@@ -84,36 +77,6 @@ pub(crate) struct Marked {
     pub owner: String,
     /// `MARKER_OPTION`: the pending-marker token, or empty.
     pub marker: String,
-}
-
-/// Every pane of the server that carries one of the daemon's marks (no
-/// server: none).
-pub(crate) async fn list_marked(
-    rt: &dyn Runtime,
-    timeout: Duration,
-) -> Result<Vec<Marked>, RuntimeError> {
-    let mut chain = Chain::new();
-    chain.cmd(["list-panes", "-a", "-F", MARKED_FIELDS]);
-    let out = match run(rt, chain, timeout).await {
-        Ok(out) => out,
-        Err(RuntimeError::NoServer) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    Ok(out
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.splitn(3, '\t');
-            let pane_id = f.next()?.to_string();
-            let (owner, marker) = (f.next()?.to_string(), f.next()?.trim().to_string());
-            (pane_id.starts_with('%') && !(owner.is_empty() && marker.is_empty())).then_some(
-                Marked {
-                    pane_id,
-                    owner,
-                    marker,
-                },
-            )
-        })
-        .collect())
 }
 
 #[cfg(test)]
